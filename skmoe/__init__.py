@@ -1,0 +1,7 @@
+"""skmoe: Mixture-of-Experts models as scikit-learn estimators."""
+
+from ._regressor import MixtureOfExpertsRegressor
+
+__version__ = "0.1.0.dev0"
+
+__all__ = ["MixtureOfExpertsRegressor", "__version__"]

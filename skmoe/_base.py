@@ -1,0 +1,442 @@
+"""The shared core of both estimators: constraints, the fit template, scores."""
+
+import time
+import warnings
+from numbers import Integral, Real
+
+import numpy as np
+from sklearn.base import BaseEstimator, _fit_context
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.utils import check_random_state
+from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
+from sklearn.utils.validation import check_is_fitted, validate_data
+
+from . import _validation
+from ._data import Design, Scaler, canonical_subsample, chunk_rows, design_matrix, iter_chunks
+from ._gate import GateMStep, gate_proba
+from ._init import initial_resp, params_from_resp
+from ._solvers._em import estep_pass, run_em
+from ._threads import numba_threads
+
+#: Up to this many (weighted, de-duplicated) rows, EM runs on the canonical
+#: de-duplicated data directly; above it, starts are searched on a hashed
+#: subsample of about this size and the full data is only used at the end.
+_SUBSAMPLE_ROWS = 20_000
+#: Starting partitions tried per restart, and short-EM iterations for each.
+_N_CANDIDATES = 4
+_SHORT_ITER = 15
+#: Böhning gate steps per M-step on the subsample and on the full data.
+_GATE_STEPS_SUBSAMPLE = 3
+_GATE_STEPS_FULL = 1
+
+
+_SHARED_PARAMS_DOC = """
+    n_experts : int, default=4
+        Number of experts ``K`` (``>= 1``).
+
+    top_k : int or None, default=None
+        ``None`` for the dense mixture. Sparse top-k routing (``1 <= top_k <
+        n_experts``) is part of the public API but not available in this
+        version; setting it raises ``ValueError``.
+
+    solver : {"auto", "em", "lbfgs", "adam"}, default="auto"
+        Fitting method. ``"auto"`` and ``"em"`` run expectation-maximisation.
+        Other solvers are not available in this version; choosing one raises
+        ``ValueError`` naming the supported ones.
+
+    noisy_gating : bool, default=True
+        Noise on the gate logits while training (sparse only; no effect on a
+        dense model).
+
+    load_balancing : float, default=1e-2
+        Weight of the load-balancing penalty (sparse only; no effect on a
+        dense model).
+
+    gate_alpha : float, default=1e-4
+        L2 penalty on the gate coefficients (standardised inputs; intercepts
+        are not penalised).
+
+    expert_hidden : int, default=32
+        Hidden width of ``"mlp"`` experts (not available in this version).
+
+    max_iter : int, default=200
+        Maximum number of EM iterations of each EM run (the short runs of the
+        start search use at most 15).
+
+    tol : float, default=1e-5
+        EM stops when the weighted mean log-likelihood changes by less than
+        ``tol`` between iterations.
+
+    n_init : int, default=1
+        Number of restarts; the one with the best log-likelihood is kept.
+        Each restart already searches several starting partitions (see
+        Notes), so ``n_init=1`` is usually enough.
+
+    init : {"kmeans", "random"}, default="kmeans"
+        How starting partitions are drawn: weighted k-means on the
+        standardised ``[X, y]`` rows, or random responsibilities.
+
+    batch_size : int, default=256
+        Mini-batch size of ``solver="adam"``.
+
+    learning_rate : float, default=1e-2
+        Step size of ``solver="adam"``.
+
+    warm_start : bool, default=False
+        Start from the previous fit's parameters (and its scaling of the
+        data) instead of a new initialisation; ``n_init`` is then ignored.
+
+    random_state : int, RandomState instance or None, default=None
+        Seeds the start search. An int gives bit-identical models across
+        runs and across ``n_jobs``.
+
+    verbose : int, default=0
+        ``1`` prints a line per EM run, ``2`` a line per iteration.
+
+    n_jobs : int or None, default=None
+        Threads for the compiled kernels (``None`` keeps Numba's current
+        setting, ``-1`` uses all of its pool). Results do not depend on it.
+"""
+
+
+class BaseMixtureOfExperts(BaseEstimator):
+    """Fit template and everything the regressor and classifier share."""
+
+    _parameter_constraints: dict = {
+        "n_experts": [Interval(Integral, 1, None, closed="left")],
+        "expert": [StrOptions({"linear", "logistic", "constant", "mlp"}), HasMethods(["fit"])],
+        "top_k": [Interval(Integral, 1, None, closed="left"), None],
+        "solver": [StrOptions({"auto", "em", "lbfgs", "adam"})],
+        "noisy_gating": ["boolean"],
+        "load_balancing": [Interval(Real, 0, None, closed="left")],
+        "alpha": [Interval(Real, 0, None, closed="left")],
+        "gate_alpha": [Interval(Real, 0, None, closed="left")],
+        "expert_hidden": [Interval(Integral, 1, None, closed="left")],
+        "max_iter": [Interval(Integral, 1, None, closed="left")],
+        "tol": [Interval(Real, 0, None, closed="left")],
+        "n_init": [Interval(Integral, 1, None, closed="left")],
+        "init": [StrOptions({"kmeans", "random"})],
+        "batch_size": [Interval(Integral, 1, None, closed="left")],
+        "learning_rate": [Interval(Real, 0, None, closed="neither")],
+        "warm_start": ["boolean"],
+        "random_state": ["random_state"],
+        "verbose": ["verbose"],
+        "n_jobs": [Integral, None],
+    }
+
+    # -- hooks implemented by the subclasses --------------------------------
+    #   _check_expert()                    -> None (expert name valid for the class)
+    #   _encode_target(y, reset)           -> (n, m) float64 raw target columns
+    #   _fit_target_scaling(T, w)          -> None
+    #   _scaled_target(T)                  -> family target
+    #   _make_family()                     -> ExpertFamily
+    #   _cluster_features(design)          -> (n, c) features added for k-means
+    #   _export_params(params)             -> None (public fitted attributes)
+    #   _validate_y_kwargs                 -> kwargs of validate_data
+
+    # -- fitting -----------------------------------------------------------
+
+    @_fit_context(prefer_skip_nested_validation=True)
+    def fit(self, X, y, sample_weight=None):
+        """Fit the mixture of experts by expectation-maximisation.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Training data.
+        y : array-like of shape (n_samples,) or (n_samples, n_outputs)
+            Targets.
+        sample_weight : array-like of shape (n_samples,), default=None
+            Non-negative weights; a zero weight is the same as an absent row
+            and an integer weight the same as repeating the row.
+
+        Returns
+        -------
+        self : object
+            The fitted estimator.
+        """
+        t_start = time.perf_counter()
+        warm = self.warm_start and hasattr(self, "_params")
+        previous_n_features = getattr(self, "n_features_in_", None)
+        X, y = validate_data(self, X, y, dtype=np.float64, **self._validate_y_kwargs)
+        if warm and X.shape[1] != previous_n_features:
+            raise ValueError(
+                f"X has {X.shape[1]} features, but the warm-started model was fitted "
+                f"with {previous_n_features} features; set warm_start=False to refit."
+            )
+        self._check_expert()
+        _validation.check_top_k(self.top_k, self.n_experts)
+        self._solver = _validation.resolve_solver(self)
+        T = self._encode_target(y, reset=not warm)
+        w = _validation.check_sample_weight(sample_weight, X)
+        positive = w > 0
+        if not positive.all():
+            X, T, w = X[positive], T[positive], w[positive]
+        _validation.check_n_samples(X.shape[0], self.n_experts, weighted=not positive.all())
+        X = np.ascontiguousarray(X)
+        T = np.ascontiguousarray(T)
+
+        with numba_threads(self.n_jobs):
+            result, timings = self._fit_em(X, T, w, warm)
+        timings["total"] = time.perf_counter() - t_start
+        self._timings_ = timings
+        self._finish_fit(result)
+        return self
+
+    def _fit_em(self, X, T, w, warm):
+        rng = check_random_state(self.random_state)
+        n_samples, n_features = X.shape
+        timings = {"init": 0.0}
+        t0 = time.perf_counter()
+        small = n_samples <= _SUBSAMPLE_ROWS
+        if small:
+            # EM on the canonical de-duplicated data: row order and duplicated
+            # rows versus integer weights give bit-identical fits
+            rows, rw = canonical_subsample([X, T], w, np.inf, 0)
+            data = (rows[:, :n_features], rows[:, n_features:], rw)
+        else:
+            data = (X, T, w)
+        if not warm:
+            self._scaler = Scaler(data[0], data[2])
+            self._fit_target_scaling(data[1], data[2])
+        main = Design(
+            design_matrix(data[0], self._scaler), self._scaled_target(data[1]), data[2]
+        )
+        family = self._make_family()
+        hessian_design = None
+        if not small:
+            rows, rw = canonical_subsample([X, T], w, _SUBSAMPLE_ROWS, 0)
+            hessian_design = Design(
+                design_matrix(rows[:, :n_features], self._scaler),
+                self._scaled_target(rows[:, n_features:]),
+                rw,
+            )
+        gate_main = GateMStep(main, self.gate_alpha, hessian_design)
+        gate_steps = _GATE_STEPS_SUBSAMPLE if small else _GATE_STEPS_FULL
+        timings["init"] += time.perf_counter() - t0
+
+        if warm:
+            starts = [self._params]
+        else:
+            seeds = rng.randint(np.iinfo(np.int32).max, size=self.n_init)
+            starts = seeds
+        best = None
+        for start in starts:
+            t0 = time.perf_counter()
+            if warm:
+                params = start
+            else:
+                params = self._search_start(X, T, w, main, family, gate_main, small, int(start))
+            timings["init"] += time.perf_counter() - t0
+            result = run_em(
+                main,
+                family,
+                gate_main,
+                params,
+                max_iter=self.max_iter,
+                tol=self.tol,
+                gate_alpha=self.gate_alpha,
+                gate_steps=gate_steps,
+                verbose=self.verbose,
+            )
+            if best is None or result.log_likelihood > best.log_likelihood:
+                best = result
+        for key, value in best.timings.items():
+            timings[key] = value
+        return best, timings
+
+    def _search_start(self, X, T, w, main, family, gate_main, small, seed):
+        """Best of several short EM runs on a canonical subsample (see ``_init``)."""
+        rng = np.random.RandomState(seed)
+        n_features = X.shape[1]
+        K = self.n_experts
+        if small:
+            sub, gate_sub = main, gate_main
+        else:
+            rows, rw = canonical_subsample([X, T], w, _SUBSAMPLE_ROWS, seed)
+            if rows.shape[0] < 2 * K:
+                rows, rw = canonical_subsample([X, T], w, np.inf, seed)
+            sub = Design(
+                design_matrix(rows[:, :n_features], self._scaler),
+                self._scaled_target(rows[:, n_features:]),
+                rw,
+            )
+            gate_sub = GateMStep(sub, self.gate_alpha)
+        features = self._cluster_features(sub)
+        best = None
+        for _ in range(_N_CANDIDATES):
+            resp = initial_resp(sub, features, K, self.init, rng)
+            params = params_from_resp(sub, family, gate_sub, resp)
+            result = run_em(
+                sub,
+                family,
+                gate_sub,
+                params,
+                max_iter=min(_SHORT_ITER, self.max_iter),
+                tol=self.tol,
+                gate_alpha=self.gate_alpha,
+                gate_steps=_GATE_STEPS_SUBSAMPLE,
+                verbose=max(self.verbose - 1, 0),
+                label="start",
+            )
+            if best is None or result.objective > best.objective:
+                best = result
+        if not small:
+            best = run_em(
+                sub,
+                family,
+                gate_sub,
+                best.params,
+                max_iter=self.max_iter,
+                tol=self.tol,
+                gate_alpha=self.gate_alpha,
+                gate_steps=_GATE_STEPS_SUBSAMPLE,
+                verbose=max(self.verbose - 1, 0),
+                label="subsample",
+            )
+        return best.params
+
+    def _finish_fit(self, result):
+        params = result.params
+        for arr in [params["gate"], *params["experts"].values()]:
+            if not np.all(np.isfinite(arr)):  # pragma: no cover - guarded by floors
+                raise FloatingPointError(
+                    "fitting produced non-finite parameters; please report this with "
+                    "the data that triggers it."
+                )
+        self._params = params
+        self.n_iter_ = int(result.n_iter)
+        self.converged_ = bool(result.converged)
+        shift = self._log_likelihood_shift()
+        self.log_likelihood_curve_ = np.asarray(result.curve) + shift
+        self.objective_curve_ = np.asarray(result.objective_curve) + shift
+        self.log_likelihood_ = float(self.log_likelihood_curve_[-1])
+        self.expert_load_ = result.expert_weight / result.expert_weight.sum()
+        self._export_params(params)
+        if not result.converged:
+            warnings.warn(
+                f"EM did not converge in max_iter={self.max_iter} iterations "
+                f"(last change of the mean log-likelihood above tol={self.tol}). "
+                "Increase max_iter or tol.",
+                ConvergenceWarning,
+                stacklevel=3,
+            )
+        if result.collapsed.any():
+            which = np.flatnonzero(result.collapsed).tolist()
+            warnings.warn(
+                f"Expert(s) {which} received (almost) no training weight; they are kept "
+                "with negligible gate probability and their parameters were frozen. "
+                "Consider fewer n_experts.",
+                UserWarning,
+                stacklevel=3,
+            )
+
+    def _log_likelihood_shift(self):
+        """Added to standardised-unit log-likelihoods to get the user's units."""
+        return 0.0
+
+    # -- prediction-side helpers ----------------------------------------------
+
+    def _check_X(self, X):
+        check_is_fitted(self)
+        return validate_data(self, X, reset=False, dtype=np.float64)
+
+    def _X1_chunks(self, X, width):
+        """Yield ``(slice, design chunk)`` over the rows of validated ``X``."""
+        rows = chunk_rows(X.shape[0], width + X.shape[1] + 1)
+        for sl in iter_chunks(X.shape[0], rows):
+            yield sl, design_matrix(X[sl], self._scaler)
+
+    def gate_proba(self, X):
+        """Gate probabilities ``g_k(x)`` of each expert.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+
+        Returns
+        -------
+        proba : ndarray of shape (n_samples, n_experts)
+            Rows sum to one.
+        """
+        X = self._check_X(X)
+        out = np.empty((X.shape[0], self.n_experts))
+        for sl, X1c in self._X1_chunks(X, self.n_experts):
+            out[sl] = gate_proba(X1c, self._params["gate"])
+        return out
+
+    def log_likelihood(self, X, y):
+        """Per-sample log-likelihood ``log p(y_i | x_i)`` under the fitted model.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+        y : array-like of shape (n_samples,) or (n_samples, n_outputs)
+
+        Returns
+        -------
+        log_likelihood : ndarray of shape (n_samples,)
+        """
+        check_is_fitted(self)
+        X, y = validate_data(self, X, y, reset=False, dtype=np.float64, **self._validate_y_kwargs)
+        T = self._encode_target(y, reset=False)
+        design = Design(design_matrix(X, self._scaler), self._scaled_target(T), np.ones(len(X)))
+        family = self._make_family()
+        resp = np.empty((X.shape[0], self.n_experts))
+        log_norm = np.empty(X.shape[0])
+        with numba_threads(self.n_jobs):
+            estep_pass(design, family, self._params, resp, log_norm)
+        return log_norm + self._log_likelihood_shift()
+
+    def _n_free_params(self):
+        d = self.n_features_in_
+        gate = (self.n_experts - 1) * (d + 1)
+        return gate + self._make_family().n_free_params(d)
+
+    def bic(self, X, y):
+        """Bayesian information criterion on ``(X, y)`` (lower is better).
+
+        ``-2 * sum_i log p(y_i | x_i) + n_params * log(n_samples)``, with the
+        identifiable free parameters counted as in the user guide.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+        y : array-like of shape (n_samples,) or (n_samples, n_outputs)
+
+        Returns
+        -------
+        bic : float
+        """
+        ll = self.log_likelihood(X, y)
+        return float(-2.0 * ll.sum() + self._n_free_params() * np.log(ll.shape[0]))
+
+    def aic(self, X, y):
+        """Akaike information criterion on ``(X, y)`` (lower is better).
+
+        ``-2 * sum_i log p(y_i | x_i) + 2 * n_params``.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+        y : array-like of shape (n_samples,) or (n_samples, n_outputs)
+
+        Returns
+        -------
+        aic : float
+        """
+        ll = self.log_likelihood(X, y)
+        return float(-2.0 * ll.sum() + 2.0 * self._n_free_params())
+
+    def _export_gate(self, gate):
+        """Gate coefficients in the user's units."""
+        scale, mean = self._scaler.scale_, self._scaler.mean_
+        coef = gate[:, 1:] / scale
+        self.gate_coef_ = coef
+        self.gate_intercept_ = gate[:, 0] - coef @ mean
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.sparse = False
+        tags.input_tags.allow_nan = False
+        return tags

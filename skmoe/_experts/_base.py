@@ -1,0 +1,43 @@
+"""The small protocol every expert family follows.
+
+The EM engine (``skmoe._solvers._em``) is written once against it; a family
+only supplies its likelihood and its M-step.
+
+* ``estep_chunk(params, X1c, target_c, weight_c, logits, resp, log_norm,
+  gate_resid)``: fused E-step on a chunk of rows (a Numba kernel), writing
+  responsibilities, per-sample log-likelihoods and the gate residual.
+* ``new_stats(n_columns)`` / ``accumulate(stats, X1c, target_c, soft_weight)``:
+  additive sufficient statistics of one data pass (``soft_weight`` is
+  ``w_i r_ik``). Being sums, they can be computed per chunk or per worker
+  and added.
+* ``mstep(stats, params, collapsed)``: new parameters from the statistics
+  (``params=None`` at initialisation); experts flagged ``collapsed`` keep
+  their parameters.
+* ``penalty(params)``: the penalty subtracted from the log-likelihood in
+  the objective EM never decreases.
+* ``n_free_params(n_features)``: free parameters, for BIC/AIC.
+"""
+
+
+class ExpertFamily:
+    """Base class of expert families (documentation of the protocol)."""
+
+    kind = None
+
+    def n_free_params(self, n_features):  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def estep_chunk(self, params, X1c, target_c, weight_c, logits, resp, log_norm, gate_resid):
+        raise NotImplementedError  # pragma: no cover - abstract
+
+    def new_stats(self, n_columns):  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def accumulate(self, stats, X1c, target_c, soft_weight):  # pragma: no cover
+        raise NotImplementedError
+
+    def mstep(self, stats, params, collapsed):  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def penalty(self, params):  # pragma: no cover - abstract
+        raise NotImplementedError

@@ -1,0 +1,172 @@
+"""Gaussian experts: linear ``N(A_k x + c_k, diag(s2_k))`` and constant ``N(c_k, diag(s2_k))``.
+
+Parameters (standardised units; intercept in column 0 of the design):
+
+* ``coef``: ``(n_experts, n_outputs, q)`` with ``q = n_features + 1`` for
+  linear experts and ``q = 1`` (intercept only) for constant ones;
+* ``var``: ``(n_experts, n_outputs)``.
+
+M-step (exact). With soft weights ``v_i = w_i r_ik`` the expected
+complete-data objective of expert ``k`` and output ``j`` is
+
+    sum_i v_i log N(y_ij; a . x_i, s2) - alpha / (2 s2) ||a[1:]||^2,
+
+maximised by the ridge solution ``(S_k + alpha P) a = b_kj`` with
+``S_k = sum_i v_i x_i x_i^T``, ``b_kj = sum_i v_i x_i y_ij``, then
+``s2 = (RSS + alpha ||a[1:]||^2) / N_k = (syy_kj - a . b_kj) / N_k`` floored at
+``var_floor_j``. The floor makes the maximisation a constrained one, which
+keeps EM monotone.
+"""
+
+import numpy as np
+import scipy.linalg
+
+from .. import _kernels
+from .._data import PARALLEL_MIN_CELLS
+from ._base import ExpertFamily
+
+_LOG_2PI = float(np.log(2.0 * np.pi))
+
+
+def solve_ridge(gram, rhs, alpha, penalise_from=1):
+    """Solve ``(gram + alpha P) x = rhs``; minimum-norm solution if singular.
+
+    ``P`` is the identity with zeros on the first ``penalise_from`` diagonal
+    entries (the intercept). Any solution maximises the quadratic objective,
+    so falling back to the pseudo-inverse keeps the M-step exact.
+    """
+    q = gram.shape[0]
+    A = gram.copy()
+    if alpha > 0 and q > penalise_from:
+        idx = np.arange(penalise_from, q)
+        A[idx, idx] += alpha
+    try:
+        factor = scipy.linalg.cho_factor(A, lower=False, check_finite=False)
+        sol = scipy.linalg.cho_solve(factor, rhs, check_finite=False)
+        # Cholesky of a numerically singular matrix can "succeed" with a tiny
+        # pivot: check the solution really solves the system
+        resid = A @ sol - rhs
+        scale = np.abs(A).max() * np.abs(sol).max() + np.abs(rhs).max()
+        if np.all(np.isfinite(sol)) and np.abs(resid).max() <= 1e-8 * max(scale, 1e-300):
+            return sol
+    except (np.linalg.LinAlgError, ValueError):
+        pass
+    evals, evecs = np.linalg.eigh(A)
+    cutoff = evals.max() * q * np.finfo(float).eps if evals.max() > 0 else 0.0
+    inv = np.where(evals > cutoff, 1.0 / np.where(evals > cutoff, evals, 1.0), 0.0)
+    return evecs @ (inv[:, None] * (evecs.T @ rhs))
+
+
+class GaussianExperts(ExpertFamily):
+    """Linear or constant Gaussian experts with one variance per output.
+
+    Parameters
+    ----------
+    n_experts : int
+    n_outputs : int
+    linear : bool
+        ``True`` for ``expert="linear"``, ``False`` for ``expert="constant"``.
+    alpha : float
+        Ridge penalty on the (standardised) slopes.
+    var_floor : ndarray of shape (n_outputs,)
+        Lower bound on each expert variance, in standardised units.
+    """
+
+    kind = "gaussian"
+
+    def __init__(self, n_experts, n_outputs, linear, alpha, var_floor):
+        self.n_experts = n_experts
+        self.n_outputs = n_outputs
+        self.linear = linear
+        self.alpha = float(alpha)
+        self.var_floor = np.asarray(var_floor, dtype=float)
+        #: columns per expert in the E-step temporaries
+        self.width = n_outputs
+
+    # -- shapes -------------------------------------------------------------
+
+    def _q(self, n_columns):
+        return n_columns if self.linear else 1
+
+    def _inputs(self, X1):
+        return X1 if self.linear else X1[:, :1]
+
+    def n_free_params(self, n_features):
+        q = n_features + 1 if self.linear else 1
+        return self.n_experts * self.n_outputs * (q + 1)
+
+    # -- E-step -------------------------------------------------------------
+
+    def means(self, params, X1):
+        """Expert means ``(n_samples, n_experts * n_outputs)``, expert-major."""
+        coef = params["coef"]
+        K, m, q = coef.shape
+        return self._inputs(X1) @ coef.reshape(K * m, q).T
+
+    def estep_chunk(self, params, X1c, target_c, weight_c, logits, resp, log_norm, gate_resid):
+        means = self.means(params, X1c)
+        var = params["var"]
+        inv_var = 1.0 / var
+        log_const = -0.5 * np.sum(np.log(var) + _LOG_2PI, axis=1)
+        parallel = X1c.shape[0] * self.n_experts >= PARALLEL_MIN_CELLS
+        kernel = (
+            _kernels.estep_gaussian_rows_parallel if parallel else _kernels.estep_gaussian_rows
+        )
+        kernel(logits, means, target_c, inv_var, log_const, weight_c, resp, log_norm, gate_resid)
+
+    # -- sufficient statistics and M-step ----------------------------------
+
+    def new_stats(self, n_columns):
+        q = self._q(n_columns)
+        K, m = self.n_experts, self.n_outputs
+        return {
+            "gram": np.zeros((K, q, q)),
+            "xy": np.zeros((K, q, m)),
+            "yy": np.zeros((K, m)),
+            "n": np.zeros(K),
+        }
+
+    def accumulate(self, stats, X1c, target_c, soft_weight):
+        Xq = self._inputs(X1c)
+        y2 = target_c * target_c
+        stats["n"] += soft_weight.sum(axis=0)
+        stats["yy"] += soft_weight.T @ y2
+        for k in range(self.n_experts):
+            Xw = Xq * soft_weight[:, k : k + 1]
+            stats["gram"][k] += Xw.T @ Xq
+            stats["xy"][k] += Xw.T @ target_c
+
+    def mstep(self, stats, params, collapsed):
+        """Exact M-step from sufficient statistics.
+
+        Experts flagged in ``collapsed`` keep their previous parameters
+        (which keeps EM monotone); without previous parameters they get the
+        pooled fit.
+        """
+        K, m = self.n_experts, self.n_outputs
+        q = stats["gram"].shape[1]
+        coef = np.zeros((K, m, q)) if params is None else params["coef"].copy()
+        var = np.ones((K, m)) if params is None else params["var"].copy()
+        for k in range(K):
+            if collapsed[k]:
+                if params is None:
+                    gram = stats["gram"].sum(axis=0)
+                    xy = stats["xy"].sum(axis=0)
+                    yy = stats["yy"].sum(axis=0)
+                    nk = stats["n"].sum()
+                else:
+                    continue
+            else:
+                gram, xy, yy, nk = stats["gram"][k], stats["xy"][k], stats["yy"][k], stats["n"][k]
+            gram = 0.5 * (gram + gram.T)
+            sol = solve_ridge(gram, xy, self.alpha if self.linear else 0.0)  # (q, m)
+            coef[k] = sol.T
+            rss_pen = yy - np.sum(sol * xy, axis=0)
+            var[k] = np.maximum(rss_pen / max(nk, 1e-300), self.var_floor)
+        return {"coef": coef, "var": var}
+
+    def penalty(self, params):
+        if not self.linear or self.alpha == 0.0:
+            return 0.0
+        slopes = params["coef"][:, :, 1:]
+        return 0.5 * self.alpha * float(np.sum(np.sum(slopes**2, axis=2) / params["var"]))

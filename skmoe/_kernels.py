@@ -1,0 +1,438 @@
+"""Numba kernels: every compiled function of skmoe, and nothing else.
+
+Conventions (see ``STYLE.md``):
+
+* Pure functions on arrays. Inputs are C-contiguous ``float64`` (``int64`` for
+  indices and labels) and are validated before the call; outputs are allocated
+  by the caller. No raises, no objects, no random numbers inside a kernel.
+* Row bodies (``_*_row``) hold the arithmetic; the ``*_rows`` driver runs them
+  serially and ``*_rows_parallel`` over ``numba.prange``. Every row writes only
+  its own outputs, so both drivers give bit-identical results whatever the
+  number of threads.
+* Everything is computed in log space with max-shifted log-sum-exp.
+
+The E-step row body turns the expert log-likelihoods of a row, written in
+place into the responsibility array, into responsibilities, and produces the
+per-sample mixture log-likelihood and the weighted gate residual
+``w_i * (r_ik - g_ik)`` whose product with the design matrix is the gradient
+of the gate's expected complete-data log-likelihood.
+"""
+
+import os
+
+import numba
+import numpy as np
+
+_LOG_2PI = np.log(2.0 * np.pi)
+
+
+def _cache_dir_writable():
+    """Whether numba can write its cache for this package.
+
+    Numba raises at decoration time when ``cache=True`` finds no writable
+    location (neither the package's ``__pycache__`` nor a user cache
+    directory). In that case we point numba at a private temporary directory
+    so that importing skmoe from a read-only installation still works.
+    """
+    if os.environ.get("NUMBA_CACHE_DIR"):
+        return True
+    here = os.path.dirname(os.path.abspath(__file__))
+    pycache = os.path.join(here, "__pycache__")
+    try:
+        os.makedirs(pycache, exist_ok=True)
+    except OSError:
+        pass
+    return os.access(pycache, os.W_OK)
+
+
+if not _cache_dir_writable():  # pragma: no cover - exercised in a subprocess test
+    import tempfile
+
+    _fallback = os.path.join(tempfile.gettempdir(), "skmoe-numba-cache")
+    try:
+        os.makedirs(_fallback, exist_ok=True)
+        numba.config.CACHE_DIR = _fallback
+    except OSError:
+        pass
+
+
+def _jit(parallel=False):
+    """``numba.njit(cache=True)`` that degrades to an uncached jit.
+
+    Caching is only a start-up optimisation; if no cache location is usable
+    numba raises ``RuntimeError`` at decoration, and we compile in memory.
+    """
+
+    def decorate(func):
+        try:
+            return numba.njit(cache=True, parallel=parallel, nogil=True)(func)
+        except RuntimeError:  # pragma: no cover - no writable cache anywhere
+            return numba.njit(cache=False, parallel=parallel, nogil=True)(func)
+
+    return decorate
+
+
+# --------------------------------------------------------------------------
+# Mixing: gate log-softmax + expert log-likelihoods -> responsibilities
+# --------------------------------------------------------------------------
+
+
+@_jit()
+def _mix_row(gate_logits, weight, resp, log_norm, gate_resid, i):
+    """Turn row ``i`` of expert log-likelihoods into responsibilities.
+
+    On entry ``resp[i, k]`` holds ``log p_k(y_i | x_i)``; on exit it holds
+    ``r_ik``, ``log_norm[i] = log p(y_i | x_i)`` and
+    ``gate_resid[i, k] = weight[i] * (r_ik - g_ik)``.
+    """
+    n_experts = gate_logits.shape[1]
+    gmax = -np.inf
+    for k in range(n_experts):
+        if gate_logits[i, k] > gmax:
+            gmax = gate_logits[i, k]
+    gsum = 0.0
+    for k in range(n_experts):
+        gsum += np.exp(gate_logits[i, k] - gmax)
+    log_gnorm = gmax + np.log(gsum)
+
+    top = -np.inf
+    for k in range(n_experts):
+        a = gate_logits[i, k] - log_gnorm + resp[i, k]
+        resp[i, k] = a
+        if a > top:
+            top = a
+    if top == -np.inf:
+        # no expert gives the sample positive density: fall back to the gate
+        log_norm[i] = -np.inf
+        for k in range(n_experts):
+            g = np.exp(gate_logits[i, k] - log_gnorm)
+            resp[i, k] = g
+            gate_resid[i, k] = 0.0
+        return
+    acc = 0.0
+    for k in range(n_experts):
+        acc += np.exp(resp[i, k] - top)
+    lse = top + np.log(acc)
+    log_norm[i] = lse
+    w = weight[i]
+    for k in range(n_experts):
+        r = np.exp(resp[i, k] - lse)
+        resp[i, k] = r
+        gate_resid[i, k] = w * (r - np.exp(gate_logits[i, k] - log_gnorm))
+
+
+@_jit()
+def _gaussian_loglik_row(means, y, inv_var, log_const, out, i):
+    """``out[i, k] = log N(y_i; means[i, k, :], diag(1 / inv_var[k]))``.
+
+    ``means`` is laid out ``(n, n_experts * n_outputs)``, expert-major.
+    ``log_const[k] = -0.5 * sum_j log(2 pi var_kj)``.
+    """
+    n_experts = inv_var.shape[0]
+    n_outputs = inv_var.shape[1]
+    for k in range(n_experts):
+        acc = 0.0
+        base = k * n_outputs
+        for j in range(n_outputs):
+            d = y[i, j] - means[i, base + j]
+            acc += d * d * inv_var[k, j]
+        out[i, k] = log_const[k] - 0.5 * acc
+
+
+@_jit()
+def _estep_gaussian_row(
+    gate_logits, means, y, inv_var, log_const, weight, resp, log_norm, gate_resid, i
+):
+    _gaussian_loglik_row(means, y, inv_var, log_const, resp, i)
+    _mix_row(gate_logits, weight, resp, log_norm, gate_resid, i)
+
+
+@_jit()
+def estep_gaussian_rows(
+    gate_logits, means, y, inv_var, log_const, weight, resp, log_norm, gate_resid
+):
+    """Fused E-step for Gaussian experts (serial driver).
+
+    Parameters
+    ----------
+    gate_logits : ndarray of shape (n_samples, n_experts)
+        Gate logits ``W_g x + b_g``.
+    means : ndarray of shape (n_samples, n_experts * n_outputs)
+        Expert means, expert-major.
+    y : ndarray of shape (n_samples, n_outputs)
+        Targets.
+    inv_var : ndarray of shape (n_experts, n_outputs)
+        Inverse expert variances.
+    log_const : ndarray of shape (n_experts,)
+        ``-0.5 * sum_j log(2 pi var_kj)``.
+    weight : ndarray of shape (n_samples,)
+        Sample weights.
+    resp : ndarray of shape (n_samples, n_experts)
+        Output: responsibilities.
+    log_norm : ndarray of shape (n_samples,)
+        Output: per-sample mixture log-likelihood.
+    gate_resid : ndarray of shape (n_samples, n_experts)
+        Output: ``weight * (resp - gate_proba)``.
+    """
+    for i in range(gate_logits.shape[0]):
+        _estep_gaussian_row(
+            gate_logits, means, y, inv_var, log_const, weight, resp, log_norm, gate_resid, i
+        )
+
+
+@_jit(parallel=True)
+def estep_gaussian_rows_parallel(
+    gate_logits, means, y, inv_var, log_const, weight, resp, log_norm, gate_resid
+):
+    """Threaded twin of :func:`estep_gaussian_rows` (bit-identical)."""
+    for i in numba.prange(gate_logits.shape[0]):
+        _estep_gaussian_row(
+            gate_logits, means, y, inv_var, log_const, weight, resp, log_norm, gate_resid, i
+        )
+
+
+@_jit()
+def _categorical_loglik_row(logits, codes, n_classes, prob_floor, out, i):
+    """``out[i, k] = log softmax(logits[i, k*C:(k+1)*C])[codes[i]]``.
+
+    With ``prob_floor > 0`` the class probability is mixed with the uniform
+    distribution, ``(1 - C * floor) * p + floor``, so that no class ever has
+    zero probability (used for estimator experts).
+    """
+    n_experts = out.shape[1]
+    c = codes[i]
+    for k in range(n_experts):
+        base = k * n_classes
+        m = -np.inf
+        for j in range(n_classes):
+            if logits[i, base + j] > m:
+                m = logits[i, base + j]
+        s = 0.0
+        for j in range(n_classes):
+            s += np.exp(logits[i, base + j] - m)
+        lp = logits[i, base + c] - m - np.log(s)
+        if prob_floor > 0.0:
+            lp = np.log((1.0 - n_classes * prob_floor) * np.exp(lp) + prob_floor)
+        out[i, k] = lp
+
+
+@_jit()
+def _estep_categorical_row(
+    gate_logits, logits, codes, n_classes, prob_floor, weight, resp, log_norm, gate_resid, i
+):
+    _categorical_loglik_row(logits, codes, n_classes, prob_floor, resp, i)
+    _mix_row(gate_logits, weight, resp, log_norm, gate_resid, i)
+
+
+@_jit()
+def estep_categorical_rows(
+    gate_logits, logits, codes, n_classes, prob_floor, weight, resp, log_norm, gate_resid
+):
+    """Fused E-step for categorical (softmax) experts (serial driver).
+
+    Parameters
+    ----------
+    gate_logits : ndarray of shape (n_samples, n_experts)
+    logits : ndarray of shape (n_samples, n_experts * n_classes)
+        Expert class logits, expert-major.
+    codes : ndarray of shape (n_samples,), int64
+        Encoded class of each sample, in ``[0, n_classes)``.
+    n_classes : int
+    prob_floor : float
+        Probability floor (0 for exact log-softmax).
+    weight, resp, log_norm, gate_resid
+        As in :func:`estep_gaussian_rows`.
+    """
+    for i in range(gate_logits.shape[0]):
+        _estep_categorical_row(
+            gate_logits, logits, codes, n_classes, prob_floor, weight, resp, log_norm,
+            gate_resid, i,
+        )
+
+
+@_jit(parallel=True)
+def estep_categorical_rows_parallel(
+    gate_logits, logits, codes, n_classes, prob_floor, weight, resp, log_norm, gate_resid
+):
+    """Threaded twin of :func:`estep_categorical_rows` (bit-identical)."""
+    for i in numba.prange(gate_logits.shape[0]):
+        _estep_categorical_row(
+            gate_logits, logits, codes, n_classes, prob_floor, weight, resp, log_norm,
+            gate_resid, i,
+        )
+
+
+# --------------------------------------------------------------------------
+# Gate: softmax rows and the residual needed by extra gate M-step passes
+# --------------------------------------------------------------------------
+
+
+@_jit()
+def _softmax_row(logits, out, i):
+    n = logits.shape[1]
+    m = -np.inf
+    for k in range(n):
+        if logits[i, k] > m:
+            m = logits[i, k]
+    s = 0.0
+    for k in range(n):
+        e = np.exp(logits[i, k] - m)
+        out[i, k] = e
+        s += e
+    inv = 1.0 / s
+    for k in range(n):
+        out[i, k] *= inv
+
+
+@_jit()
+def softmax_rows(logits, out):
+    """Row-wise softmax of ``logits`` (n, K) into ``out`` (max-shifted)."""
+    for i in range(logits.shape[0]):
+        _softmax_row(logits, out, i)
+
+
+@_jit(parallel=True)
+def softmax_rows_parallel(logits, out):
+    """Threaded twin of :func:`softmax_rows`."""
+    for i in numba.prange(logits.shape[0]):
+        _softmax_row(logits, out, i)
+
+
+@_jit()
+def _log_softmax_row(logits, out, i):
+    n = logits.shape[1]
+    m = -np.inf
+    for k in range(n):
+        if logits[i, k] > m:
+            m = logits[i, k]
+    s = 0.0
+    for k in range(n):
+        s += np.exp(logits[i, k] - m)
+    lse = m + np.log(s)
+    for k in range(n):
+        out[i, k] = logits[i, k] - lse
+
+
+@_jit()
+def log_softmax_rows(logits, out):
+    """Row-wise log-softmax of ``logits`` (n, K) into ``out``."""
+    for i in range(logits.shape[0]):
+        _log_softmax_row(logits, out, i)
+
+
+@_jit()
+def _gate_objective_row(logits, resp, weight, q_out, resid_out, i):
+    n = logits.shape[1]
+    m = -np.inf
+    for k in range(n):
+        if logits[i, k] > m:
+            m = logits[i, k]
+    s = 0.0
+    for k in range(n):
+        s += np.exp(logits[i, k] - m)
+    lse = m + np.log(s)
+    w = weight[i]
+    q = 0.0
+    for k in range(n):
+        log_g = logits[i, k] - lse
+        if resp[i, k] > 0.0:
+            q += resp[i, k] * log_g
+        resid_out[i, k] = w * (resp[i, k] - np.exp(log_g))
+    q_out[i] = w * q
+
+
+@_jit()
+def gate_objective_rows(logits, resp, weight, q_out, resid_out):
+    """Per-row gate objective and gradient residual for stored responsibilities.
+
+    ``q_out[i] = weight[i] * sum_k resp[i, k] * log_softmax(logits[i])[k]``
+    and ``resid_out[i, k] = weight[i] * (resp[i, k] - softmax(logits[i])[k])``.
+    """
+    for i in range(logits.shape[0]):
+        _gate_objective_row(logits, resp, weight, q_out, resid_out, i)
+
+
+@_jit(parallel=True)
+def gate_objective_rows_parallel(logits, resp, weight, q_out, resid_out):
+    """Threaded twin of :func:`gate_objective_rows`."""
+    for i in numba.prange(logits.shape[0]):
+        _gate_objective_row(logits, resp, weight, q_out, resid_out, i)
+
+
+# --------------------------------------------------------------------------
+# Predictive mixture for Gaussian experts
+# --------------------------------------------------------------------------
+
+
+@_jit()
+def _gaussian_mixture_moments_row(gate_proba, means, var, mean_out, var_out, i):
+    n_experts = var.shape[0]
+    n_outputs = var.shape[1]
+    for j in range(n_outputs):
+        m = 0.0
+        s = 0.0
+        for k in range(n_experts):
+            g = gate_proba[i, k]
+            mu = means[i, k * n_outputs + j]
+            m += g * mu
+            s += g * (var[k, j] + mu * mu)
+        mean_out[i, j] = m
+        v = s - m * m
+        # the law of total variance is >= the smallest expert variance;
+        # guard against cancellation
+        vmin = np.inf
+        for k in range(n_experts):
+            if gate_proba[i, k] > 0.0 and var[k, j] < vmin:
+                vmin = var[k, j]
+        if v < vmin:
+            # recompute without cancellation
+            v = 0.0
+            for k in range(n_experts):
+                d = means[i, k * n_outputs + j] - m
+                v += gate_proba[i, k] * (var[k, j] + d * d)
+        var_out[i, j] = v
+
+
+@_jit()
+def gaussian_mixture_moments_rows(gate_proba, means, var, mean_out, var_out):
+    """Mean and variance of a Gaussian mixture per row and output.
+
+    Parameters
+    ----------
+    gate_proba : ndarray of shape (n_samples, n_experts)
+    means : ndarray of shape (n_samples, n_experts * n_outputs)
+    var : ndarray of shape (n_experts, n_outputs)
+    mean_out, var_out : ndarray of shape (n_samples, n_outputs)
+        Outputs: ``sum_k g_k mu_k`` and ``sum_k g_k (var_k + (mu_k - m)^2)``.
+    """
+    for i in range(gate_proba.shape[0]):
+        _gaussian_mixture_moments_row(gate_proba, means, var, mean_out, var_out, i)
+
+
+# --------------------------------------------------------------------------
+# Row hashing for order-free, duplication-consistent subsampling
+# --------------------------------------------------------------------------
+
+
+@_jit()
+def _splitmix64(z):
+    z = z + np.uint64(0x9E3779B97F4A7C15)
+    z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+    z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+    return z ^ (z >> np.uint64(31))
+
+
+@_jit()
+def hash_rows(bits, seed, out):
+    """64-bit hash of each row of ``bits`` (the uint64 view of float64 data).
+
+    A row's hash depends only on its values and ``seed``: identical rows get
+    identical hashes wherever they stand, so a hash threshold selects a
+    subsample that is independent of row order and treats ``w`` copies of a
+    row like one row of weight ``w``.
+    """
+    for i in range(bits.shape[0]):
+        h = _splitmix64(seed)
+        for j in range(bits.shape[1]):
+            h = _splitmix64(h ^ bits[i, j])
+        out[i] = h

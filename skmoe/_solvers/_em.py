@@ -1,0 +1,175 @@
+"""Expectation-maximisation for any expert family (Jordan and Jacobs 1994).
+
+One EM iteration is one pass over the data in row chunks (the E-step: gate
+logits and expert outputs by BLAS, the fused Numba kernel for
+responsibilities and log-likelihoods, then the additive sufficient
+statistics) followed by the M-step on those statistics: the experts' exact
+update and one Böhning step for the gate (extra gate steps re-use the stored
+responsibilities). Each step maximises, or at least does not lower, the
+expected complete-data penalised log-likelihood, so the penalised objective
+never decreases (generalised EM).
+
+Parameters are a dict ``{"gate": (n_experts, p) array, "experts": family
+parameters}`` in standardised units.
+"""
+
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .._gate import gate_penalty
+
+#: An expert whose share of the training weight falls below this is
+#: "collapsed": its parameters are frozen (never removed) and its gate
+#: probability keeps shrinking.
+COLLAPSE_SHARE = 1e-8
+
+
+@dataclass
+class EMResult:
+    """What a run of EM hands back to the estimator."""
+
+    params: dict
+    log_likelihood: float
+    objective: float
+    curve: list
+    objective_curve: list
+    n_iter: int
+    converged: bool
+    expert_weight: np.ndarray
+    collapsed: np.ndarray
+    timings: dict = field(default_factory=dict)
+
+
+def estep_pass(design, family, params, resp, log_norm, stats=None):
+    """E-step over all rows of ``design``.
+
+    Fills ``resp`` (n_samples, n_experts) and ``log_norm`` (n_samples,) in
+    place, adds the experts' sufficient statistics into ``stats`` when given,
+    and returns the gradient of the gate's expected complete-data
+    log-likelihood (without penalty), shape (n_experts, p).
+    """
+    coef = params["gate"]
+    n_experts, p = coef.shape
+    grad = np.zeros_like(coef)
+    width = n_experts * family.width + p
+    weight = design.weight
+    for sl in design.chunks(width):
+        Xc = design.X1[sl]
+        target_c = design.target[sl]
+        logits = Xc @ coef.T
+        resid = np.empty_like(logits)
+        resp_c = resp[sl]
+        family.estep_chunk(
+            params["experts"], Xc, target_c, weight[sl], logits, resp_c, log_norm[sl], resid
+        )
+        grad += resid.T @ Xc
+        if stats is not None:
+            family.accumulate(stats, Xc, target_c, resp_c * weight[sl, None])
+    return grad
+
+
+def objective_parts(design, family, params, log_norm, gate_alpha):
+    """Weighted mean log-likelihood and penalised objective (per unit weight)."""
+    total = design.total_weight
+    ll = float(np.sum(design.weight * log_norm)) / total
+    penalty = gate_penalty(params["gate"], gate_alpha) + family.penalty(params["experts"])
+    return ll, ll - penalty / total
+
+
+def run_em(
+    design,
+    family,
+    gate_step,
+    params,
+    *,
+    max_iter,
+    tol,
+    gate_alpha,
+    gate_steps=1,
+    verbose=0,
+    label="EM",
+):
+    """Run EM from ``params`` until the mean log-likelihood changes by < ``tol``.
+
+    Parameters
+    ----------
+    design : Design
+    family : ExpertFamily
+    gate_step : GateMStep
+    params : dict
+        Starting parameters (not modified).
+    max_iter : int
+        Maximum number of M-steps.
+    tol : float
+        Convergence tolerance on the weighted mean log-likelihood.
+    gate_alpha : float
+    gate_steps : int, default=1
+        Monotone gate steps per M-step (see ``GateMStep``).
+    verbose : int
+    label : str
+        Prefix of progress lines.
+
+    Returns
+    -------
+    EMResult
+        ``curve[t]`` is the mean log-likelihood after ``t`` M-steps
+        (``curve[0]`` that of ``params``); the returned parameters are those
+        whose log-likelihood is ``curve[-1]``.
+    """
+    n_samples = design.n_samples
+    n_experts = params["gate"].shape[0]
+    resp = np.empty((n_samples, n_experts))
+    log_norm = np.empty(n_samples)
+    curve, objective_curve = [], []
+    collapsed_ever = np.zeros(n_experts, dtype=bool)
+    timings = {"estep": 0.0, "expert_mstep": 0.0, "gate_mstep": 0.0}
+    converged = False
+    n_iter = 0
+    previous = None
+    t_start = time.perf_counter()
+    while True:
+        t0 = time.perf_counter()
+        stats = family.new_stats(design.n_columns)
+        grad = estep_pass(design, family, params, resp, log_norm, stats)
+        ll, obj = objective_parts(design, family, params, log_norm, gate_alpha)
+        timings["estep"] += time.perf_counter() - t0
+        curve.append(ll)
+        objective_curve.append(obj)
+        if verbose >= 2:
+            print(f"[{label}] iteration {n_iter:4d}  mean log-likelihood {ll: .8f}")
+        if previous is not None and abs(ll - previous) < tol:
+            converged = True
+            break
+        if n_iter >= max_iter:
+            break
+        t0 = time.perf_counter()
+        collapsed = stats["n"] <= COLLAPSE_SHARE * design.total_weight
+        collapsed_ever |= collapsed
+        experts = family.mstep(stats, params["experts"], collapsed)
+        t1 = time.perf_counter()
+        gate = gate_step.step(design, resp, params["gate"], grad, n_steps=gate_steps)
+        t2 = time.perf_counter()
+        timings["expert_mstep"] += t1 - t0
+        timings["gate_mstep"] += t2 - t1
+        params = {"gate": gate, "experts": experts}
+        n_iter += 1
+        previous = ll
+    timings["total_em"] = time.perf_counter() - t_start
+    if verbose >= 1:
+        state = "converged" if converged else "stopped"
+        print(f"[{label}] {state} after {n_iter} iterations: mean log-likelihood {curve[-1]:.6f}")
+    final_collapsed = stats["n"] <= COLLAPSE_SHARE * design.total_weight
+    return EMResult(
+        params=params,
+        log_likelihood=curve[-1],
+        objective=objective_curve[-1],
+        curve=curve,
+        objective_curve=objective_curve,
+        n_iter=n_iter,
+        converged=converged,
+        expert_weight=stats["n"].copy(),
+        collapsed=final_collapsed | collapsed_ever,
+        timings=timings,
+    )
