@@ -53,6 +53,17 @@ def quiet_fit():
         yield
 
 
+def warmup_fit(Est, X, y, n_experts, max_iter=2):
+    """Untimed short fit on the data to be timed.
+
+    Compiles (or loads from cache) every Numba kernel the timed fit will use:
+    skmoe switches between serial and parallel kernels by problem size, so a
+    warm-up on a small slice would not cover a large fit.
+    """
+    with quiet_fit():
+        Est(n_experts=n_experts, max_iter=max_iter, tol=0, random_state=0).fit(X, y)
+
+
 def thread_report():
     """Lines describing BLAS (threadpoolctl) and Numba threading."""
     lines = []

@@ -26,6 +26,7 @@ from _common import (
     quiet_fit,
     skmoe_location,
     thread_report,
+    warmup_fit,
 )
 from _data import make_moe_regression
 from numpy_em import numpy_em
@@ -154,8 +155,7 @@ def main(argv=None):
                     if (n, K) not in warmed:
                         # untimed warm-up: JIT compilation (or cache load) and
                         # any size-dependent kernel choice happen here
-                        with quiet_fit():
-                            Est(n_experts=K, max_iter=2, tol=0, random_state=0).fit(X, y)
+                        warmup_fit(Est, X, y, K)
                         warmed.add((n, K))
                     row["skmoe"], note = time_skmoe(Est, X, y, K, args.max_iter, args.repeats)
                     skmoe_note = skmoe_note or note

@@ -31,7 +31,16 @@ import tempfile
 import time
 
 import _common  # noqa: F401  (sets sys.path)
-from _common import BENCH_DIR, environment_lines, fmt, import_skmoe, md_table, quiet_fit, skmoe_location
+from _common import (
+    BENCH_DIR,
+    environment_lines,
+    fmt,
+    import_skmoe,
+    md_table,
+    quiet_fit,
+    skmoe_location,
+    warmup_fit,
+)
 from _data import make_moe_regression, true_log_likelihood
 from numpy_em import numpy_em
 
@@ -174,8 +183,7 @@ def main(argv=None):
                 print(f"  n={n}: skmoe ...", file=sys.stderr, flush=True)
                 try:
                     # untimed warm-up (JIT / cache load), then the timed fit
-                    with quiet_fit():
-                        Est(n_experts=K, random_state=0).fit(X[:2000], y[:2000])
+                    warmup_fit(Est, X, y, K)
                     est = Est(n_experts=K, random_state=0)
                     t0 = time.perf_counter()
                     with quiet_fit():

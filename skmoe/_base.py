@@ -22,11 +22,16 @@ from ._threads import numba_threads
 #: de-duplicated data directly; above it, starts are searched on a hashed
 #: subsample of about this size and the full data is only used at the end.
 _SUBSAMPLE_ROWS = 20_000
-#: Starting partitions tried per restart, and short-EM iterations for each.
-_N_CANDIDATES = 4
-_SHORT_ITER = 15
+#: Starting partitions tried per restart, short-EM iterations for each, and
+#: the rows they run on (at least this many, and this many per parameter of
+#: the experts).
+_N_CANDIDATES = 8
+_SHORT_ITER = 25
+_CANDIDATE_ROWS = 5_000
+_CANDIDATE_ROWS_PER_PARAM = 40
 #: Böhning gate steps per M-step on the subsample and on the full data.
-_GATE_STEPS_SUBSAMPLE = 3
+_GATE_STEPS_SHORT = 1
+_GATE_STEPS_SUBSAMPLE = 2
 _GATE_STEPS_FULL = 1
 
 
@@ -205,13 +210,8 @@ class BaseMixtureOfExperts(BaseEstimator):
         family = self._make_family()
         hessian_design = None
         if not small:
-            rows, rw = canonical_subsample([X, T], w, _SUBSAMPLE_ROWS, 0)
-            hessian_design = Design(
-                design_matrix(rows[:, :n_features], self._scaler),
-                self._scaled_target(rows[:, n_features:]),
-                rw,
-            )
-        gate_main = GateMStep(main, self.gate_alpha, hessian_design)
+            hessian_design = self._canonical_design(X, T, w, _SUBSAMPLE_ROWS, 0)
+        gate_main = GateMStep(main, self.gate_alpha, self.n_experts, hessian_design)
         gate_steps = _GATE_STEPS_SUBSAMPLE if small else _GATE_STEPS_FULL
         timings["init"] += time.perf_counter() - t0
 
@@ -245,47 +245,58 @@ class BaseMixtureOfExperts(BaseEstimator):
             timings[key] = value
         return best, timings
 
-    def _search_start(self, X, T, w, main, family, gate_main, small, seed):
-        """Best of several short EM runs on a canonical subsample (see ``_init``)."""
-        rng = np.random.RandomState(seed)
+    def _canonical_design(self, X, T, w, max_rows, seed):
+        """Design on a canonical (order-free, de-duplicated) subsample."""
         n_features = X.shape[1]
+        rows, rw = canonical_subsample([X, T], w, max_rows, seed)
+        if rows.shape[0] < 2 * self.n_experts:
+            rows, rw = canonical_subsample([X, T], w, np.inf, seed)
+        return Design(
+            design_matrix(rows[:, :n_features], self._scaler),
+            self._scaled_target(rows[:, n_features:]),
+            rw,
+        )
+
+    def _search_start(self, X, T, w, main, family, gate_main, small, seed):
+        """Best of several short EM runs on a canonical subsample (see ``_init``).
+
+        The candidates run on about ``_CANDIDATE_ROWS`` rows; the winner is
+        run to convergence on about ``_SUBSAMPLE_ROWS`` rows when the data is
+        larger than that, and then handed to the EM on all the data.
+        """
+        rng = np.random.RandomState(seed)
         K = self.n_experts
-        if small:
-            sub, gate_sub = main, gate_main
+        cand_rows = max(_CANDIDATE_ROWS, _CANDIDATE_ROWS_PER_PARAM * K * (X.shape[1] + 1))
+        if small and X.shape[0] <= cand_rows:
+            cand, gate_cand = main, gate_main
         else:
-            rows, rw = canonical_subsample([X, T], w, _SUBSAMPLE_ROWS, seed)
-            if rows.shape[0] < 2 * K:
-                rows, rw = canonical_subsample([X, T], w, np.inf, seed)
-            sub = Design(
-                design_matrix(rows[:, :n_features], self._scaler),
-                self._scaled_target(rows[:, n_features:]),
-                rw,
-            )
-            gate_sub = GateMStep(sub, self.gate_alpha)
-        features = self._cluster_features(sub)
+            cand = self._canonical_design(X, T, w, cand_rows, seed)
+            gate_cand = GateMStep(cand, self.gate_alpha, K)
+        features = self._cluster_features(cand)
         best = None
         for _ in range(_N_CANDIDATES):
-            resp = initial_resp(sub, features, K, self.init, rng)
-            params = params_from_resp(sub, family, gate_sub, resp)
+            resp = initial_resp(cand, features, K, self.init, rng)
+            params = params_from_resp(cand, family, gate_cand, resp)
             result = run_em(
-                sub,
+                cand,
                 family,
-                gate_sub,
+                gate_cand,
                 params,
                 max_iter=min(_SHORT_ITER, self.max_iter),
                 tol=self.tol,
                 gate_alpha=self.gate_alpha,
-                gate_steps=_GATE_STEPS_SUBSAMPLE,
+                gate_steps=_GATE_STEPS_SHORT,
                 verbose=max(self.verbose - 1, 0),
                 label="start",
             )
             if best is None or result.objective > best.objective:
                 best = result
         if not small:
+            sub = self._canonical_design(X, T, w, _SUBSAMPLE_ROWS, seed)
             best = run_em(
                 sub,
                 family,
-                gate_sub,
+                GateMStep(sub, self.gate_alpha, K),
                 best.params,
                 max_iter=self.max_iter,
                 tol=self.tol,

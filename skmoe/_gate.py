@@ -29,7 +29,7 @@ import numpy as np
 import scipy.linalg
 
 from . import _kernels
-from ._data import PARALLEL_MIN_CELLS
+from ._data import PARALLEL_MIN_CELLS, Design
 
 
 def gate_logits(X1, coef):
@@ -61,6 +61,26 @@ def gate_penalty(coef, gate_alpha):
 #: The Newton candidate is used while the Hessian, of size (K p) x (K p), is
 #: small enough to form and factorise cheaply.
 MAX_NEWTON_DIM = 256
+#: Rows used to form the Hessian are thinned so that forming it costs about
+#: this many multiply-adds (a direction needs no exact Hessian: the candidate
+#: is only kept if it raises the objective on all rows).
+HESSIAN_BUDGET = 2e7
+
+
+def thin_design(design, n_experts):
+    """Every j-th row of ``design`` so that the gate Hessian stays cheap.
+
+    ``design`` is in canonical (sorted, de-duplicated) order whenever this is
+    used, so the thinned rows do not depend on the user's row order.
+    """
+    p = design.n_columns
+    max_rows = int(max(HESSIAN_BUDGET / (0.5 * n_experts * n_experts * p * p), 256))
+    if design.n_samples <= max_rows:
+        return design
+    stride = int(np.ceil(design.n_samples / max_rows))
+    return Design(
+        design.X1[::stride].copy(), design.target[::stride].copy(), design.weight[::stride].copy()
+    )
 
 
 def gate_hessian(design, coef, gate_alpha, scale=1.0):
@@ -116,7 +136,7 @@ class GateMStep:
         Rows used for the Newton Hessian (``design`` itself when None).
     """
 
-    def __init__(self, design, gate_alpha, hessian_design=None):
+    def __init__(self, design, gate_alpha, n_experts, hessian_design=None):
         gram = design.gram()
         p = gram.shape[0]
         curvature = 0.5 * gram
@@ -128,7 +148,8 @@ class GateMStep:
         curvature[np.diag_indices(p)] += jitter
         self._factor = scipy.linalg.cho_factor(curvature, lower=False)
         self.gate_alpha = gate_alpha
-        self.hessian_design = design if hessian_design is None else hessian_design
+        hessian_design = design if hessian_design is None else hessian_design
+        self.hessian_design = thin_design(hessian_design, n_experts)
         self._hessian_scale = design.total_weight / self.hessian_design.total_weight
 
     def _full_grad(self, coef, grad):

@@ -87,7 +87,7 @@ def initial_resp(design, cluster_features, n_experts, init, rng):
     return resp
 
 
-def params_from_resp(design, family, gate_step, resp, gate_fit_steps=10):
+def params_from_resp(design, family, gate_step, resp, gate_fit_steps=5):
     """First M-step: expert parameters and a gate fitted to ``resp``."""
     stats = family.new_stats(design.n_columns)
     n_experts = resp.shape[1]

@@ -263,6 +263,102 @@ def estep_categorical_rows_parallel(
 
 
 # --------------------------------------------------------------------------
+# Sufficient statistics of Gaussian experts
+# --------------------------------------------------------------------------
+
+#: Rows per block of the statistics kernels. Partial sums are formed per
+#: block and added in block order by both drivers, so the result does not
+#: depend on the number of threads.
+STATS_BLOCK = 2048
+
+
+@_jit()
+def _gaussian_stats_block(X, q, soft_weight, y, start, stop, gram, xy, yy, nk):
+    n_experts = soft_weight.shape[1]
+    n_outputs = y.shape[1]
+    for i in range(start, stop):
+        for k in range(n_experts):
+            v = soft_weight[i, k]
+            if v == 0.0:
+                continue
+            nk[k] += v
+            for a in range(q):
+                va = v * X[i, a]
+                for b in range(a, q):
+                    gram[k, a, b] += va * X[i, b]
+                for j in range(n_outputs):
+                    xy[k, a, j] += va * y[i, j]
+            for j in range(n_outputs):
+                yy[k, j] += v * y[i, j] * y[i, j]
+
+
+@_jit()
+def _sum_blocks(part_gram, part_xy, part_yy, part_nk, gram, xy, yy, nk):
+    for b in range(part_nk.shape[0]):
+        gram += part_gram[b]
+        xy += part_xy[b]
+        yy += part_yy[b]
+        nk += part_nk[b]
+
+
+@_jit()
+def gaussian_stats_rows(X, q, soft_weight, y, gram, xy, yy, nk):
+    """Add the weighted sufficient statistics of Gaussian experts (serial driver).
+
+    For each expert ``k`` with soft weights ``v_i = soft_weight[i, k]``:
+    ``gram[k] += sum_i v_i x_i x_i^T`` (upper triangle only, over the first
+    ``q`` columns of ``X``), ``xy[k] += sum_i v_i x_i y_i^T``,
+    ``yy[k] += sum_i v_i y_i**2`` and ``nk[k] += sum_i v_i``.
+
+    Parameters
+    ----------
+    X : ndarray of shape (n_samples, p)
+    q : int
+        Number of leading columns of ``X`` used (``p`` for linear, 1 for
+        constant experts).
+    soft_weight : ndarray of shape (n_samples, n_experts)
+    y : ndarray of shape (n_samples, n_outputs)
+    gram : ndarray of shape (n_experts, q, q)
+    xy : ndarray of shape (n_experts, q, n_outputs)
+    yy : ndarray of shape (n_experts, n_outputs)
+    nk : ndarray of shape (n_experts,)
+    """
+    n = X.shape[0]
+    n_blocks = (n + STATS_BLOCK - 1) // STATS_BLOCK
+    K = soft_weight.shape[1]
+    m = y.shape[1]
+    part_gram = np.zeros((n_blocks, K, q, q))
+    part_xy = np.zeros((n_blocks, K, q, m))
+    part_yy = np.zeros((n_blocks, K, m))
+    part_nk = np.zeros((n_blocks, K))
+    for b in range(n_blocks):
+        _gaussian_stats_block(
+            X, q, soft_weight, y, b * STATS_BLOCK, min((b + 1) * STATS_BLOCK, n),
+            part_gram[b], part_xy[b], part_yy[b], part_nk[b],
+        )
+    _sum_blocks(part_gram, part_xy, part_yy, part_nk, gram, xy, yy, nk)
+
+
+@_jit(parallel=True)
+def gaussian_stats_rows_parallel(X, q, soft_weight, y, gram, xy, yy, nk):
+    """Threaded twin of :func:`gaussian_stats_rows` (bit-identical)."""
+    n = X.shape[0]
+    n_blocks = (n + STATS_BLOCK - 1) // STATS_BLOCK
+    K = soft_weight.shape[1]
+    m = y.shape[1]
+    part_gram = np.zeros((n_blocks, K, q, q))
+    part_xy = np.zeros((n_blocks, K, q, m))
+    part_yy = np.zeros((n_blocks, K, m))
+    part_nk = np.zeros((n_blocks, K))
+    for b in numba.prange(n_blocks):
+        _gaussian_stats_block(
+            X, q, soft_weight, y, b * STATS_BLOCK, min((b + 1) * STATS_BLOCK, n),
+            part_gram[b], part_xy[b], part_yy[b], part_nk[b],
+        )
+    _sum_blocks(part_gram, part_xy, part_yy, part_nk, gram, xy, yy, nk)
+
+
+# --------------------------------------------------------------------------
 # Gate: softmax rows and the residual needed by extra gate M-step passes
 # --------------------------------------------------------------------------
 

@@ -3,6 +3,7 @@
 from contextlib import contextmanager
 
 import numba
+from threadpoolctl import threadpool_limits
 
 
 def _resolve_n_threads(n_jobs):
@@ -23,14 +24,24 @@ def _resolve_n_threads(n_jobs):
 
 @contextmanager
 def numba_threads(n_jobs):
-    """Run the body with ``n_jobs`` Numba threads, restoring the previous value."""
+    """Run the body with ``n_jobs`` Numba threads and single-threaded BLAS.
+
+    Our matrix products are tall and skinny (rows x (n_features + 1) times a
+    few columns) and interleave with threaded Numba kernels. Letting OpenBLAS
+    start its own threads as well makes both thread pools spin against each
+    other: on 2 cores a 20,000-row fit took 10.3 s instead of 2.8 s
+    (``benchmarks/README.md``). So BLAS runs on one thread inside skmoe's
+    compute and the Numba kernels do the threading. Both settings are
+    restored on exit.
+    """
     previous = numba.get_num_threads()
     wanted = _resolve_n_threads(n_jobs)
-    if wanted == previous:
-        yield wanted
-        return
-    numba.set_num_threads(wanted)
-    try:
-        yield wanted
-    finally:
-        numba.set_num_threads(previous)
+    with threadpool_limits(limits=1, user_api="blas"):
+        if wanted == previous:
+            yield wanted
+            return
+        numba.set_num_threads(wanted)
+        try:
+            yield wanted
+        finally:
+            numba.set_num_threads(previous)

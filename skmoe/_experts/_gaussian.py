@@ -127,14 +127,12 @@ class GaussianExperts(ExpertFamily):
         }
 
     def accumulate(self, stats, X1c, target_c, soft_weight):
-        Xq = self._inputs(X1c)
-        y2 = target_c * target_c
-        stats["n"] += soft_weight.sum(axis=0)
-        stats["yy"] += soft_weight.T @ y2
-        for k in range(self.n_experts):
-            Xw = Xq * soft_weight[:, k : k + 1]
-            stats["gram"][k] += Xw.T @ Xq
-            stats["xy"][k] += Xw.T @ target_c
+        q = stats["gram"].shape[1]
+        parallel = X1c.shape[0] >= 2 * _kernels.STATS_BLOCK
+        kernel = (
+            _kernels.gaussian_stats_rows_parallel if parallel else _kernels.gaussian_stats_rows
+        )
+        kernel(X1c, q, soft_weight, target_c, stats["gram"], stats["xy"], stats["yy"], stats["n"])
 
     def mstep(self, stats, params, collapsed):
         """Exact M-step from sufficient statistics.
@@ -150,7 +148,7 @@ class GaussianExperts(ExpertFamily):
         for k in range(K):
             if collapsed[k]:
                 if params is None:
-                    gram = stats["gram"].sum(axis=0)
+                    gram = stats["gram"].sum(axis=0)  # pooled fit
                     xy = stats["xy"].sum(axis=0)
                     yy = stats["yy"].sum(axis=0)
                     nk = stats["n"].sum()
@@ -158,7 +156,7 @@ class GaussianExperts(ExpertFamily):
                     continue
             else:
                 gram, xy, yy, nk = stats["gram"][k], stats["xy"][k], stats["yy"][k], stats["n"][k]
-            gram = 0.5 * (gram + gram.T)
+            gram = np.triu(gram) + np.triu(gram, 1).T  # kernels fill the upper triangle
             sol = solve_ridge(gram, xy, self.alpha if self.linear else 0.0)  # (q, m)
             coef[k] = sol.T
             rss_pen = yy - np.sum(sol * xy, axis=0)
