@@ -466,26 +466,15 @@ def _gaussian_mixture_moments_row(gate_proba, means, var, mean_out, var_out, i):
     n_outputs = var.shape[1]
     for j in range(n_outputs):
         m = 0.0
-        s = 0.0
         for k in range(n_experts):
-            g = gate_proba[i, k]
-            mu = means[i, k * n_outputs + j]
-            m += g * mu
-            s += g * (var[k, j] + mu * mu)
+            m += gate_proba[i, k] * means[i, k * n_outputs + j]
         mean_out[i, j] = m
-        v = s - m * m
-        # the law of total variance is >= the smallest expert variance;
-        # guard against cancellation
-        vmin = np.inf
+        # law of total variance in the two-pass form: no cancellation when
+        # the means are large compared with the spread
+        v = 0.0
         for k in range(n_experts):
-            if gate_proba[i, k] > 0.0 and var[k, j] < vmin:
-                vmin = var[k, j]
-        if v < vmin:
-            # recompute without cancellation
-            v = 0.0
-            for k in range(n_experts):
-                d = means[i, k * n_outputs + j] - m
-                v += gate_proba[i, k] * (var[k, j] + d * d)
+            d = means[i, k * n_outputs + j] - m
+            v += gate_proba[i, k] * (var[k, j] + d * d)
         var_out[i, j] = v
 
 

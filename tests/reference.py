@@ -1,0 +1,90 @@
+"""Plain NumPy twins of the Numba kernels in ``skmoe._kernels`` (same names).
+
+Written for clarity, not speed: each is the textbook formula with
+``scipy.special.logsumexp``, so a kernel test compares the fused, compiled
+row loops with an independent computation.
+"""
+
+import numpy as np
+from scipy.special import logsumexp, softmax
+
+
+def _mix(gate_logits, expert_loglik, weight):
+    log_gate = gate_logits - logsumexp(gate_logits, axis=1, keepdims=True)
+    joint = log_gate + expert_loglik
+    log_norm = logsumexp(joint, axis=1)
+    resp = np.exp(joint - log_norm[:, None])
+    gate_resid = weight[:, None] * (resp - np.exp(log_gate))
+    return resp, log_norm, gate_resid
+
+
+def estep_gaussian_rows(gate_logits, means, y, inv_var, log_const, weight):
+    n, K = gate_logits.shape
+    m = y.shape[1]
+    mu = means.reshape(n, K, m)
+    loglik = log_const[None, :] - 0.5 * np.sum((y[:, None, :] - mu) ** 2 * inv_var[None], axis=2)
+    return _mix(gate_logits, loglik, weight)
+
+
+def estep_categorical_rows(gate_logits, logits, codes, n_classes, prob_floor, weight):
+    n, K = gate_logits.shape
+    lp = logits.reshape(n, K, n_classes)
+    lp = lp - logsumexp(lp, axis=2, keepdims=True)
+    picked = lp[np.arange(n), :, codes]
+    if prob_floor > 0:
+        picked = np.log((1 - n_classes * prob_floor) * np.exp(picked) + prob_floor)
+    return _mix(gate_logits, picked, weight)
+
+
+def softmax_rows(logits):
+    return softmax(logits, axis=1)
+
+
+def log_softmax_rows(logits):
+    return logits - logsumexp(logits, axis=1, keepdims=True)
+
+
+def gate_objective_rows(logits, resp, weight):
+    log_g = log_softmax_rows(logits)
+    q = weight * np.sum(np.where(resp > 0, resp * log_g, 0.0), axis=1)
+    resid = weight[:, None] * (resp - np.exp(log_g))
+    return q, resid
+
+
+def gaussian_mixture_moments_rows(gate_proba, means, var):
+    n, K = gate_proba.shape
+    m = var.shape[1]
+    mu = means.reshape(n, K, m)
+    mean = np.einsum("nk,nkm->nm", gate_proba, mu)
+    second = np.einsum("nk,nkm->nm", gate_proba, var[None] + mu**2)
+    return mean, second - mean**2
+
+
+def gaussian_stats_rows(X, q, soft_weight, y):
+    Xq = X[:, :q]
+    K = soft_weight.shape[1]
+    gram = np.stack([np.triu((Xq * soft_weight[:, k : k + 1]).T @ Xq) for k in range(K)])
+    xy = np.stack([(Xq * soft_weight[:, k : k + 1]).T @ y for k in range(K)])
+    yy = soft_weight.T @ (y * y)
+    nk = soft_weight.sum(axis=0)
+    return gram, xy, yy, nk
+
+
+_MASK = (1 << 64) - 1
+
+
+def _splitmix64(z):
+    z = (z + 0x9E3779B97F4A7C15) & _MASK
+    z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) & _MASK
+    z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & _MASK
+    return z ^ (z >> 31)
+
+
+def hash_rows(bits, seed):
+    out = np.empty(bits.shape[0], dtype=np.uint64)
+    for i, row in enumerate(bits):
+        h = _splitmix64(int(seed))
+        for v in row:
+            h = _splitmix64(h ^ int(v))
+        out[i] = h
+    return out

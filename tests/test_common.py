@@ -1,0 +1,21 @@
+"""scikit-learn's estimator checks over several configurations."""
+
+import pytest
+from sklearn.utils.estimator_checks import parametrize_with_checks
+
+from skmoe import MixtureOfExpertsRegressor
+
+CONFIGURATIONS = [
+    MixtureOfExpertsRegressor(n_experts=2),
+    MixtureOfExpertsRegressor(n_experts=3, expert="constant"),
+    MixtureOfExpertsRegressor(n_experts=1),
+    MixtureOfExpertsRegressor(n_experts=2, init="random", n_init=2, alpha=0.0, gate_alpha=0.0),
+    # noisy_gating / load_balancing are inert when dense
+    MixtureOfExpertsRegressor(n_experts=2, noisy_gating=False, load_balancing=0.5, max_iter=5),
+]
+
+
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+@parametrize_with_checks(CONFIGURATIONS)
+def test_sklearn_compatible(estimator, check):
+    check(estimator)
