@@ -191,7 +191,7 @@ class GateMStep:
         new = coef + delta.reshape(K, p)
         return new - new.mean(axis=0)
 
-    def objective(self, design, resp, candidates):
+    def objective(self, design, resp, candidates, need_grad=True):
         """Gate objective and data-term gradient of each candidate (one pass)."""
         n_experts = candidates[0].shape[0]
         parallel = design.n_samples * n_experts >= PARALLEL_MIN_CELLS
@@ -210,7 +210,8 @@ class GateMStep:
                 resid = np.empty_like(logits)
                 kernel(logits, resp_c, w, q_rows, resid)
                 q[j] += q_rows.sum()
-                grads[j] += resid.T @ Xc
+                if need_grad:
+                    grads[j] += resid.T @ Xc
         q -= np.array([gate_penalty(c, self.gate_alpha) for c in candidates])
         return q, grads
 
@@ -223,13 +224,13 @@ class GateMStep:
         """``n_steps`` monotone steps from ``coef`` whose data gradient is ``grad``."""
         if coef.shape[0] == 1:
             return coef
-        for _ in range(n_steps):
+        for step in range(n_steps):
             candidates = [self.bohning(coef, grad)]
             if newton:
                 cand = self.newton(coef, grad)
                 if cand is not None:
                     candidates.append(cand)
-            q, grads = self.objective(design, resp, candidates)
+            q, grads = self.objective(design, resp, candidates, need_grad=step < n_steps - 1)
             best = int(np.argmax(q))
             coef, grad = candidates[best], grads[best]
         return coef

@@ -83,7 +83,8 @@ def _mix_row(gate_logits, weight, resp, log_norm, gate_resid, i):
 
     On entry ``resp[i, k]`` holds ``log p_k(y_i | x_i)``; on exit it holds
     ``r_ik``, ``log_norm[i] = log p(y_i | x_i)`` and
-    ``gate_resid[i, k] = weight[i] * (r_ik - g_ik)``.
+    ``gate_resid[i, k] = weight[i] * (r_ik - g_ik)``. Two exponentials per
+    expert: ``gate_resid`` doubles as scratch for the unnormalised gate.
     """
     n_experts = gate_logits.shape[1]
     gmax = -np.inf
@@ -92,8 +93,11 @@ def _mix_row(gate_logits, weight, resp, log_norm, gate_resid, i):
             gmax = gate_logits[i, k]
     gsum = 0.0
     for k in range(n_experts):
-        gsum += np.exp(gate_logits[i, k] - gmax)
+        e = np.exp(gate_logits[i, k] - gmax)
+        gate_resid[i, k] = e
+        gsum += e
     log_gnorm = gmax + np.log(gsum)
+    inv_gsum = 1.0 / gsum
 
     top = -np.inf
     for k in range(n_experts):
@@ -105,20 +109,21 @@ def _mix_row(gate_logits, weight, resp, log_norm, gate_resid, i):
         # no expert gives the sample positive density: fall back to the gate
         log_norm[i] = -np.inf
         for k in range(n_experts):
-            g = np.exp(gate_logits[i, k] - log_gnorm)
-            resp[i, k] = g
+            resp[i, k] = gate_resid[i, k] * inv_gsum
             gate_resid[i, k] = 0.0
         return
     acc = 0.0
     for k in range(n_experts):
-        acc += np.exp(resp[i, k] - top)
-    lse = top + np.log(acc)
-    log_norm[i] = lse
+        e = np.exp(resp[i, k] - top)
+        resp[i, k] = e
+        acc += e
+    log_norm[i] = top + np.log(acc)
+    inv_acc = 1.0 / acc
     w = weight[i]
     for k in range(n_experts):
-        r = np.exp(resp[i, k] - lse)
+        r = resp[i, k] * inv_acc
         resp[i, k] = r
-        gate_resid[i, k] = w * (r - np.exp(gate_logits[i, k] - log_gnorm))
+        gate_resid[i, k] = w * (r - gate_resid[i, k] * inv_gsum)
 
 
 @_jit()
@@ -272,90 +277,102 @@ def estep_categorical_rows_parallel(
 STATS_BLOCK = 2048
 
 
+def gaussian_stats_length(q, n_outputs):
+    """Length of the flat statistics vector of :func:`gaussian_stats_rows`."""
+    return q * (q + 1) // 2 + q * n_outputs + n_outputs
+
+
 @_jit()
-def _gaussian_stats_block(X, q, soft_weight, y, start, stop, gram, xy, yy, nk):
+def _gaussian_stats_block(X, q, soft_weight, y, start, stop, flat, nk):
+    """Add ``sum_i v_ik phi(x_i, y_i)`` for rows ``start:stop`` into ``flat[k]``.
+
+    ``phi`` stacks the upper triangle of ``x x^T`` (row-major), ``x y^T`` and
+    ``y**2``; it is formed once per row and added to every expert's vector,
+    a contiguous axpy the compiler vectorises.
+    """
     n_experts = soft_weight.shape[1]
     n_outputs = y.shape[1]
+    length = flat.shape[1]
+    phi = np.empty(length)
     for i in range(start, stop):
+        pos = 0
+        for a in range(q):
+            xa = X[i, a]
+            for b in range(a, q):
+                phi[pos] = xa * X[i, b]
+                pos += 1
+        for a in range(q):
+            xa = X[i, a]
+            for j in range(n_outputs):
+                phi[pos] = xa * y[i, j]
+                pos += 1
+        for j in range(n_outputs):
+            phi[pos] = y[i, j] * y[i, j]
+            pos += 1
         for k in range(n_experts):
             v = soft_weight[i, k]
             if v == 0.0:
                 continue
             nk[k] += v
-            for a in range(q):
-                va = v * X[i, a]
-                for b in range(a, q):
-                    gram[k, a, b] += va * X[i, b]
-                for j in range(n_outputs):
-                    xy[k, a, j] += va * y[i, j]
-            for j in range(n_outputs):
-                yy[k, j] += v * y[i, j] * y[i, j]
+            for t in range(length):
+                flat[k, t] += v * phi[t]
 
 
 @_jit()
-def _sum_blocks(part_gram, part_xy, part_yy, part_nk, gram, xy, yy, nk):
+def _sum_blocks(part_flat, part_nk, flat, nk):
     for b in range(part_nk.shape[0]):
-        gram += part_gram[b]
-        xy += part_xy[b]
-        yy += part_yy[b]
+        flat += part_flat[b]
         nk += part_nk[b]
 
 
 @_jit()
-def gaussian_stats_rows(X, q, soft_weight, y, gram, xy, yy, nk):
+def gaussian_stats_rows(X, q, soft_weight, y, flat, nk):
     """Add the weighted sufficient statistics of Gaussian experts (serial driver).
 
-    For each expert ``k`` with soft weights ``v_i = soft_weight[i, k]``:
-    ``gram[k] += sum_i v_i x_i x_i^T`` (upper triangle only, over the first
-    ``q`` columns of ``X``), ``xy[k] += sum_i v_i x_i y_i^T``,
-    ``yy[k] += sum_i v_i y_i**2`` and ``nk[k] += sum_i v_i``.
+    For each expert ``k`` with soft weights ``v_i = soft_weight[i, k]``,
+    ``flat[k] += sum_i v_i phi_i`` where ``phi_i`` stacks the upper triangle
+    of ``x_i x_i^T`` (row-major, over the first ``q`` columns of ``X``), then
+    ``x_i y_i^T`` (row-major) and ``y_i**2``; ``nk[k] += sum_i v_i``.
+    Partial sums are formed per block of :data:`STATS_BLOCK` rows and added
+    in block order, as in the threaded driver.
 
     Parameters
     ----------
     X : ndarray of shape (n_samples, p)
     q : int
-        Number of leading columns of ``X`` used (``p`` for linear, 1 for
-        constant experts).
+        Leading columns of ``X`` used (``p`` for linear, 1 for constant experts).
     soft_weight : ndarray of shape (n_samples, n_experts)
     y : ndarray of shape (n_samples, n_outputs)
-    gram : ndarray of shape (n_experts, q, q)
-    xy : ndarray of shape (n_experts, q, n_outputs)
-    yy : ndarray of shape (n_experts, n_outputs)
+    flat : ndarray of shape (n_experts, gaussian_stats_length(q, n_outputs))
     nk : ndarray of shape (n_experts,)
     """
     n = X.shape[0]
     n_blocks = (n + STATS_BLOCK - 1) // STATS_BLOCK
     K = soft_weight.shape[1]
-    m = y.shape[1]
-    part_gram = np.zeros((n_blocks, K, q, q))
-    part_xy = np.zeros((n_blocks, K, q, m))
-    part_yy = np.zeros((n_blocks, K, m))
+    part_flat = np.zeros((n_blocks, K, flat.shape[1]))
     part_nk = np.zeros((n_blocks, K))
     for b in range(n_blocks):
         _gaussian_stats_block(
             X, q, soft_weight, y, b * STATS_BLOCK, min((b + 1) * STATS_BLOCK, n),
-            part_gram[b], part_xy[b], part_yy[b], part_nk[b],
+            part_flat[b], part_nk[b],
         )
-    _sum_blocks(part_gram, part_xy, part_yy, part_nk, gram, xy, yy, nk)
+    _sum_blocks(part_flat, part_nk, flat, nk)
 
 
 @_jit(parallel=True)
-def gaussian_stats_rows_parallel(X, q, soft_weight, y, gram, xy, yy, nk):
+def gaussian_stats_rows_parallel(X, q, soft_weight, y, flat, nk):
     """Threaded twin of :func:`gaussian_stats_rows` (bit-identical)."""
     n = X.shape[0]
     n_blocks = (n + STATS_BLOCK - 1) // STATS_BLOCK
     K = soft_weight.shape[1]
-    m = y.shape[1]
-    part_gram = np.zeros((n_blocks, K, q, q))
-    part_xy = np.zeros((n_blocks, K, q, m))
-    part_yy = np.zeros((n_blocks, K, m))
+    part_flat = np.zeros((n_blocks, K, flat.shape[1]))
     part_nk = np.zeros((n_blocks, K))
     for b in numba.prange(n_blocks):
         _gaussian_stats_block(
             X, q, soft_weight, y, b * STATS_BLOCK, min((b + 1) * STATS_BLOCK, n),
-            part_gram[b], part_xy[b], part_yy[b], part_nk[b],
+            part_flat[b], part_nk[b],
         )
-    _sum_blocks(part_gram, part_xy, part_yy, part_nk, gram, xy, yy, nk)
+    _sum_blocks(part_flat, part_nk, flat, nk)
 
 
 # --------------------------------------------------------------------------
@@ -425,15 +442,17 @@ def _gate_objective_row(logits, resp, weight, q_out, resid_out, i):
             m = logits[i, k]
     s = 0.0
     for k in range(n):
-        s += np.exp(logits[i, k] - m)
+        e = np.exp(logits[i, k] - m)
+        resid_out[i, k] = e  # scratch: unnormalised gate
+        s += e
     lse = m + np.log(s)
+    inv = 1.0 / s
     w = weight[i]
     q = 0.0
     for k in range(n):
-        log_g = logits[i, k] - lse
         if resp[i, k] > 0.0:
-            q += resp[i, k] * log_g
-        resid_out[i, k] = w * (resp[i, k] - np.exp(log_g))
+            q += resp[i, k] * (logits[i, k] - lse)
+        resid_out[i, k] = w * (resp[i, k] - resid_out[i, k] * inv)
     q_out[i] = w * q
 
 

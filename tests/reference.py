@@ -61,13 +61,17 @@ def gaussian_mixture_moments_rows(gate_proba, means, var):
 
 
 def gaussian_stats_rows(X, q, soft_weight, y):
+    """Flat statistics: upper triangle of the weighted Gram, X^T y, y^2; and N_k."""
     Xq = X[:, :q]
-    K = soft_weight.shape[1]
-    gram = np.stack([np.triu((Xq * soft_weight[:, k : k + 1]).T @ Xq) for k in range(K)])
-    xy = np.stack([(Xq * soft_weight[:, k : k + 1]).T @ y for k in range(K)])
-    yy = soft_weight.T @ (y * y)
-    nk = soft_weight.sum(axis=0)
-    return gram, xy, yy, nk
+    rows, cols = np.triu_indices(q)
+    flats = []
+    for k in range(soft_weight.shape[1]):
+        v = soft_weight[:, k]
+        gram = (Xq * v[:, None]).T @ Xq
+        xy = (Xq * v[:, None]).T @ y
+        yy = v @ (y * y)
+        flats.append(np.concatenate([gram[rows, cols], xy.ravel(), yy]))
+    return np.array(flats), soft_weight.sum(axis=0)
 
 
 _MASK = (1 << 64) - 1

@@ -147,10 +147,11 @@ def test_gaussian_stats_rows(n, q, K, m):
     sw[: n // 3, 0] = 0.0
     y = rng.normal(size=(n, m))
     outs = []
+    length = _kernels.gaussian_stats_length(q, m)
     for kernel in (_kernels.gaussian_stats_rows, _kernels.gaussian_stats_rows_parallel):
-        gram, xy, yy, nk = np.zeros((K, q, q)), np.zeros((K, q, m)), np.zeros((K, m)), np.zeros(K)
-        kernel(X, q, sw, y, gram, xy, yy, nk)
-        outs.append((gram, xy, yy, nk))
+        flat, nk = np.zeros((K, length)), np.zeros(K)
+        kernel(X, q, sw, y, flat, nk)
+        outs.append((flat, nk))
     for got, want in zip(outs[0], reference.gaussian_stats_rows(X, q, sw, y)):
         assert_allclose(got, want, rtol=1e-10, atol=1e-10)
     for a, b in zip(*outs):
@@ -169,9 +170,9 @@ def test_stats_independent_of_thread_count():
     try:
         for threads in (1, 2):
             numba.set_num_threads(threads)
-            gram, xy, yy, nk = np.zeros((3, 6, 6)), np.zeros((3, 6, 1)), np.zeros((3, 1)), np.zeros(3)
-            _kernels.gaussian_stats_rows_parallel(X, 6, sw, y, gram, xy, yy, nk)
-            results.append(gram)
+            flat, nk = np.zeros((3, _kernels.gaussian_stats_length(6, 1))), np.zeros(3)
+            _kernels.gaussian_stats_rows_parallel(X, 6, sw, y, flat, nk)
+            results.append(flat)
     finally:
         numba.set_num_threads(previous)
     assert_array_equal(results[0], results[1])

@@ -117,22 +117,30 @@ class GaussianExperts(ExpertFamily):
     # -- sufficient statistics and M-step ----------------------------------
 
     def new_stats(self, n_columns):
+        """Zeroed statistics: ``flat`` (see ``gaussian_stats_rows``) and ``n``."""
         q = self._q(n_columns)
-        K, m = self.n_experts, self.n_outputs
-        return {
-            "gram": np.zeros((K, q, q)),
-            "xy": np.zeros((K, q, m)),
-            "yy": np.zeros((K, m)),
-            "n": np.zeros(K),
-        }
+        length = _kernels.gaussian_stats_length(q, self.n_outputs)
+        return {"flat": np.zeros((self.n_experts, length)), "n": np.zeros(self.n_experts), "q": q}
 
     def accumulate(self, stats, X1c, target_c, soft_weight):
-        q = stats["gram"].shape[1]
         parallel = X1c.shape[0] >= 2 * _kernels.STATS_BLOCK
         kernel = (
             _kernels.gaussian_stats_rows_parallel if parallel else _kernels.gaussian_stats_rows
         )
-        kernel(X1c, q, soft_weight, target_c, stats["gram"], stats["xy"], stats["yy"], stats["n"])
+        kernel(X1c, stats["q"], soft_weight, target_c, stats["flat"], stats["n"])
+
+    def unpack_stats(self, stats):
+        """``gram`` (K, q, q), ``xy`` (K, q, m), ``yy`` (K, m) from the flat vector."""
+        q, m, K = stats["q"], self.n_outputs, self.n_experts
+        flat = stats["flat"]
+        n_tri = q * (q + 1) // 2
+        rows, cols = np.triu_indices(q)
+        gram = np.zeros((K, q, q))
+        gram[:, rows, cols] = flat[:, :n_tri]
+        gram[:, cols, rows] = flat[:, :n_tri]
+        xy = flat[:, n_tri : n_tri + q * m].reshape(K, q, m)
+        yy = flat[:, n_tri + q * m :]
+        return gram, xy, yy
 
     def mstep(self, stats, params, collapsed):
         """Exact M-step from sufficient statistics.
@@ -142,21 +150,19 @@ class GaussianExperts(ExpertFamily):
         pooled fit.
         """
         K, m = self.n_experts, self.n_outputs
-        q = stats["gram"].shape[1]
+        q = stats["q"]
+        grams, xys, yys = self.unpack_stats(stats)
+        nks = stats["n"]
         coef = np.zeros((K, m, q)) if params is None else params["coef"].copy()
         var = np.ones((K, m)) if params is None else params["var"].copy()
         for k in range(K):
             if collapsed[k]:
-                if params is None:
-                    gram = stats["gram"].sum(axis=0)  # pooled fit
-                    xy = stats["xy"].sum(axis=0)
-                    yy = stats["yy"].sum(axis=0)
-                    nk = stats["n"].sum()
-                else:
+                if params is not None:
                     continue
+                # no previous parameters: start from the pooled fit
+                gram, xy, yy, nk = grams.sum(axis=0), xys.sum(axis=0), yys.sum(axis=0), nks.sum()
             else:
-                gram, xy, yy, nk = stats["gram"][k], stats["xy"][k], stats["yy"][k], stats["n"][k]
-            gram = np.triu(gram) + np.triu(gram, 1).T  # kernels fill the upper triangle
+                gram, xy, yy, nk = grams[k], xys[k], yys[k], nks[k]
             sol = solve_ridge(gram, xy, self.alpha if self.linear else 0.0)  # (q, m)
             coef[k] = sol.T
             rss_pen = yy - np.sum(sol * xy, axis=0)
