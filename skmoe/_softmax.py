@@ -1,0 +1,202 @@
+"""Monotone steps for weighted multinomial logistic regression on soft labels.
+
+Both the gate M-step and the M-step of logistic experts maximise
+
+    Q(W) = sum_i v_i sum_c t_ic log softmax_c(W x_i) - alpha / 2 ||W[:, 1:]||^2
+
+over ``W`` of shape ``(n_classes, p)`` (intercept in column 0), with row
+weights ``v`` and soft labels ``t`` (rows sum to one): for the gate ``v = w``
+and ``t`` the responsibilities; for expert ``k`` ``v = w r_k`` and ``t`` the
+one-hot labels. Softmax is invariant to adding one vector to every row of
+``W``; rows are kept centred, the minimum-norm representative.
+
+Each step proposes two candidates and keeps the one with the larger ``Q``,
+evaluated on all rows in one pass:
+
+* the Böhning (1992) bound step ``W + grad Q(W) @ inv(S / 2 + alpha P)``,
+  with ``S = X^T diag(v) X``: the curvature bound ``(I - 11^T/C)/2 kron S``
+  makes it a minorise-maximise step, so it never lowers ``Q``;
+* a Newton step with the exact Hessian formed on a thinned set of rows
+  (cheap, order-free); fast where the bound is loose (confident softmax).
+
+Keeping the better of the two never lowers ``Q``, on near-separable data and
+with ``alpha = 0`` too (the bound step then still gives finite parameters).
+"""
+
+import numpy as np
+import scipy.linalg
+
+from . import _kernels
+from ._data import PARALLEL_MIN_CELLS, chunk_rows, iter_chunks
+
+#: The Newton candidate is used while the Hessian, of size (C p) x (C p), is
+#: small enough to form and factorise cheaply.
+MAX_NEWTON_DIM = 256
+#: Rows used to form the Hessian are thinned so that forming it costs about
+#: this many multiply-adds (a direction needs no exact Hessian: the candidate
+#: is only kept if it raises the objective on all rows).
+HESSIAN_BUDGET = 2e7
+
+
+def hessian_stride(n_rows, n_classes, p):
+    """Stride that thins ``n_rows`` rows to the Hessian budget."""
+    max_rows = int(max(HESSIAN_BUDGET / (0.5 * n_classes * n_classes * p * p), 256))
+    return max(1, int(np.ceil(n_rows / max_rows)))
+
+
+def softmax_penalty(coef, alpha):
+    """``alpha / 2 * ||coef[:, 1:]||^2`` (intercepts are not penalised)."""
+    return 0.5 * alpha * float(np.sum(coef[:, 1:] ** 2))
+
+
+def softmax_hessian(X, v, coef, alpha, scale=1.0):
+    """Negative Hessian of ``Q`` at ``coef``, shape (C p, C p), positive definite.
+
+    ``scale * sum_i v_i (diag(s_i) - s_i s_i^T) kron x_i x_i^T`` plus the
+    penalty, with ``s_i = softmax(coef x_i)``. The null space (the same
+    vector added to every class) is filled with a multiple of the identity;
+    centred gradients are unaffected by it.
+    """
+    C, p = coef.shape
+    H = np.zeros((C, p, C, p))
+    for sl in iter_chunks(X.shape[0], chunk_rows(X.shape[0], C + p)):
+        Xc = X[sl]
+        logits = Xc @ coef.T
+        s = np.empty_like(logits)
+        _kernels.softmax_rows(logits, s)
+        vs = s * v[sl, None]
+        for a in range(C):
+            for b in range(a, C):
+                u = vs[:, a] * ((1.0 if a == b else 0.0) - s[:, b])
+                block = (Xc * u[:, None]).T @ Xc
+                H[a, :, b, :] += block
+                if b != a:
+                    H[b, :, a, :] += block.T
+    H *= scale
+    H = H.reshape(C * p, C * p)
+    penal = np.full(p, alpha)
+    penal[0] = 0.0
+    H[np.diag_indices(C * p)] += np.tile(penal, C)
+    fill = max(np.mean(np.diag(H)), 1e-12)
+    H += fill * np.kron(np.full((C, C), 1.0 / C), np.eye(p))
+    H[np.diag_indices(C * p)] += 1e-10 * fill
+    return 0.5 * (H + H.T)
+
+
+def softmax_objective(X, v, targets, candidates, alpha, need_grad=True):
+    """``Q`` and the gradient of its data term for each candidate, one pass.
+
+    Parameters
+    ----------
+    X : ndarray of shape (n_samples, p)
+    v : ndarray of shape (n_samples,)
+    targets : ndarray of shape (n_samples, n_classes)
+    candidates : list of ndarray of shape (n_classes, p)
+    alpha : float
+    need_grad : bool
+
+    Returns
+    -------
+    q : ndarray of shape (n_candidates,)
+    grads : list of ndarray of shape (n_classes, p)
+        ``sum_i v_i (t_i - s_i) x_i^T`` per candidate (zeros unless needed).
+    """
+    n_classes = candidates[0].shape[0]
+    parallel = X.shape[0] * n_classes >= PARALLEL_MIN_CELLS
+    kernel = _kernels.gate_objective_rows_parallel if parallel else _kernels.gate_objective_rows
+    q = np.zeros(len(candidates))
+    grads = [np.zeros_like(c) for c in candidates]
+    rows = chunk_rows(X.shape[0], n_classes * len(candidates) + X.shape[1])
+    for sl in iter_chunks(X.shape[0], rows):
+        Xc = X[sl]
+        t = targets[sl]
+        vc = v[sl]
+        for j, coef in enumerate(candidates):
+            logits = Xc @ coef.T
+            q_rows = np.empty(logits.shape[0])
+            resid = np.empty_like(logits)
+            kernel(logits, t, vc, q_rows, resid)
+            q[j] += q_rows.sum()
+            if need_grad:
+                grads[j] += resid.T @ Xc
+    q -= np.array([softmax_penalty(c, alpha) for c in candidates])
+    return q, grads
+
+
+class SoftmaxStep:
+    """Monotone steps for one weighted softmax regression (see module doc).
+
+    Parameters
+    ----------
+    gram : ndarray of shape (p, p)
+        ``X^T diag(v) X`` over all rows (for the Böhning bound).
+    alpha : float
+        L2 penalty on non-intercept coefficients.
+    total_weight : float
+        ``sum_i v_i`` (scales the jitter and the thinned Hessian).
+    hessian_X, hessian_v : ndarray or None
+        Rows and weights for the Newton Hessian; None disables Newton.
+    """
+
+    def __init__(self, gram, alpha, total_weight, hessian_X=None, hessian_v=None):
+        p = gram.shape[0]
+        curvature = 0.5 * gram
+        curvature[np.diag_indices(p)] += alpha
+        curvature[0, 0] -= alpha
+        # a larger curvature is still a valid bound: a tiny ridge keeps the
+        # factorisation positive definite for constant or collinear columns
+        jitter = 1e-10 * max(total_weight, 1e-300) + 1e-300
+        curvature[np.diag_indices(p)] += jitter
+        self._factor = scipy.linalg.cho_factor(curvature, lower=False, check_finite=False)
+        self.alpha = alpha
+        self.hessian_X = hessian_X
+        self.hessian_v = hessian_v
+        self._scale = 1.0
+        if hessian_v is not None:
+            hv = float(hessian_v.sum())
+            self._scale = total_weight / hv if hv > 0 else 0.0
+
+    def _full_grad(self, coef, grad):
+        full = grad.copy()
+        full[:, 1:] -= self.alpha * coef[:, 1:]
+        return full - full.mean(axis=0)
+
+    def bohning(self, coef, grad):
+        """Bound step from the data-term gradient ``grad`` (C, p)."""
+        delta = scipy.linalg.cho_solve(self._factor, self._full_grad(coef, grad).T).T
+        new = coef + delta
+        return new - new.mean(axis=0)
+
+    def newton(self, coef, grad):
+        """Newton candidate, or None (no Hessian rows, too large, or singular)."""
+        C, p = coef.shape
+        if self.hessian_X is None or C * p > MAX_NEWTON_DIM or self._scale == 0.0:
+            return None
+        H = softmax_hessian(self.hessian_X, self.hessian_v, coef, self.alpha, self._scale)
+        full = self._full_grad(coef, grad).ravel()
+        try:
+            factor = scipy.linalg.cho_factor(H, lower=False, check_finite=False)
+            delta = scipy.linalg.cho_solve(factor, full, check_finite=False)
+        except (np.linalg.LinAlgError, ValueError):
+            return None
+        if not np.all(np.isfinite(delta)):
+            return None
+        new = coef + delta.reshape(C, p)
+        return new - new.mean(axis=0)
+
+    def step(self, X, v, targets, coef, grad, n_steps=1):
+        """``n_steps`` monotone steps from ``coef`` whose data gradient is ``grad``."""
+        if coef.shape[0] == 1:
+            return coef
+        for step in range(n_steps):
+            candidates = [self.bohning(coef, grad)]
+            cand = self.newton(coef, grad)
+            if cand is not None:
+                candidates.append(cand)
+            need_grad = step < n_steps - 1
+            if len(candidates) == 1 and not need_grad:
+                return candidates[0]
+            q, grads = softmax_objective(X, v, targets, candidates, self.alpha, need_grad)
+            best = int(np.argmax(q))
+            coef, grad = candidates[best], grads[best]
+        return coef
