@@ -112,6 +112,14 @@ class Design:
     def chunks(self, width):
         return iter_chunks(self.n_samples, chunk_rows(self.n_samples, width))
 
+    def onehot(self, n_classes):
+        """One-hot ``(n_samples, n_classes)`` of integer targets, cached."""
+        if getattr(self, "_onehot", None) is None or self._onehot.shape[1] != n_classes:
+            onehot = np.zeros((self.n_samples, n_classes))
+            onehot[np.arange(self.n_samples), self.target] = 1.0
+            self._onehot = onehot
+        return self._onehot
+
     def gram(self):
         """``X1^T diag(w) X1``, computed once and cached."""
         if self._gram is None:

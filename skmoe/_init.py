@@ -87,19 +87,29 @@ def initial_resp(design, cluster_features, n_experts, init, rng):
     return resp
 
 
-def params_from_resp(design, family, gate_step, resp, gate_fit_steps=5):
+def params_from_resp(design, family, gate_step, resp, gate_fit_steps=5, expert_fit_steps=5):
     """First M-step: expert parameters and a gate fitted to ``resp``."""
-    stats = family.new_stats(design.n_columns)
+    from ._solvers._em import MStepContext
+
+    resp = np.ascontiguousarray(resp)
     n_experts = resp.shape[1]
-    for sl in design.chunks(n_experts * family.width + design.n_columns):
-        family.accumulate(
-            stats, design.X1[sl], design.target[sl], resp[sl] * design.weight[sl, None]
-        )
-    collapsed = stats["n"] <= COLLAPSE_SHARE * design.total_weight
-    experts = family.mstep(stats, None, collapsed)
+    experts = None
     gate = np.zeros((n_experts, design.n_columns))
+    for _ in range(expert_fit_steps if family.iterative else 1):
+        stats = family.new_stats(design.n_columns)
+        for sl in design.chunks(n_experts * family.width + design.n_columns):
+            family.accumulate(
+                stats, experts, design.X1[sl], design.target[sl], resp[sl] * design.weight[sl, None]
+            )
+        collapsed = stats["n"] <= COLLAPSE_SHARE * design.total_weight
+        context = None
+        if family.iterative:
+            context = MStepContext(
+                design, resp, family, {"gate": gate, "experts": experts}, design
+            )
+        experts = family.mstep(stats, experts, collapsed, context)
     # start from the log of the experts' shares so that the intercepts are right
     share = np.maximum(stats["n"] / stats["n"].sum(), 1e-12)
     gate[:, 0] = np.log(share) - np.log(share).mean()
-    gate = gate_step.fit(design, np.ascontiguousarray(resp), gate, gate_fit_steps)
+    gate = gate_step.fit(design, resp, gate, gate_fit_steps)
     return {"gate": gate, "experts": experts}

@@ -1,6 +1,7 @@
 """Expert families behind one protocol (see ``_base.ExpertFamily``)."""
 
 from ._base import ExpertFamily
+from ._categorical import CategoricalExperts
 from ._gaussian import GaussianExperts
 
-__all__ = ["ExpertFamily", "GaussianExperts"]
+__all__ = ["CategoricalExperts", "ExpertFamily", "GaussianExperts"]

@@ -6,13 +6,18 @@ only supplies its likelihood and its M-step.
 * ``estep_chunk(params, X1c, target_c, weight_c, logits, resp, log_norm,
   gate_resid)``: fused E-step on a chunk of rows (a Numba kernel), writing
   responsibilities, per-sample log-likelihoods and the gate residual.
-* ``new_stats(n_columns)`` / ``accumulate(stats, X1c, target_c, soft_weight)``:
-  additive sufficient statistics of one data pass (``soft_weight`` is
-  ``w_i r_ik``). Being sums, they can be computed per chunk or per worker
-  and added.
-* ``mstep(stats, params, collapsed)``: new parameters from the statistics
-  (``params=None`` at initialisation); experts flagged ``collapsed`` keep
-  their parameters.
+* ``new_stats(n_columns)`` / ``accumulate(stats, params, X1c, target_c,
+  soft_weight)``: additive sufficient statistics of one data pass at the
+  current ``params`` (``soft_weight`` is ``w_i r_ik``). Being sums, they can
+  be computed per chunk or per worker and added.
+* ``mstep(stats, params, collapsed, context=None)``: new parameters from the
+  statistics (``params=None`` at initialisation); experts flagged
+  ``collapsed`` keep their parameters. ``context`` (an ``MStepContext``)
+  gives iterative M-steps access to the data; without it the M-step must
+  still not lower the objective (one pass per iteration, as distributed EM
+  needs).
+* ``iterative``: whether repeating the M-step on the same responsibilities
+  improves it further (used at initialisation).
 * ``penalty(params)``: the penalty subtracted from the log-likelihood in
   the objective EM never decreases.
 * ``n_free_params(n_features)``: free parameters, for BIC/AIC.
@@ -33,10 +38,12 @@ class ExpertFamily:
     def new_stats(self, n_columns):  # pragma: no cover - abstract
         raise NotImplementedError
 
-    def accumulate(self, stats, X1c, target_c, soft_weight):  # pragma: no cover
+    iterative = False
+
+    def accumulate(self, stats, params, X1c, target_c, soft_weight):  # pragma: no cover
         raise NotImplementedError
 
-    def mstep(self, stats, params, collapsed):  # pragma: no cover - abstract
+    def mstep(self, stats, params, collapsed, context=None):  # pragma: no cover
         raise NotImplementedError
 
     def penalty(self, params):  # pragma: no cover - abstract

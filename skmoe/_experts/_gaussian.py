@@ -122,7 +122,7 @@ class GaussianExperts(ExpertFamily):
         length = _kernels.gaussian_stats_length(q, self.n_outputs)
         return {"flat": np.zeros((self.n_experts, length)), "n": np.zeros(self.n_experts), "q": q}
 
-    def accumulate(self, stats, X1c, target_c, soft_weight):
+    def accumulate(self, stats, params, X1c, target_c, soft_weight):
         parallel = X1c.shape[0] >= 2 * _kernels.STATS_BLOCK
         kernel = (
             _kernels.gaussian_stats_rows_parallel if parallel else _kernels.gaussian_stats_rows
@@ -142,7 +142,7 @@ class GaussianExperts(ExpertFamily):
         yy = flat[:, n_tri + q * m :]
         return gram, xy, yy
 
-    def mstep(self, stats, params, collapsed):
+    def mstep(self, stats, params, collapsed, context=None):
         """Exact M-step from sufficient statistics.
 
         Experts flagged in ``collapsed`` keep their previous parameters

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from .._data import Design
 from .._gate import gate_penalty
 
 #: An expert whose share of the training weight falls below this is
@@ -40,6 +41,40 @@ class EMResult:
     expert_weight: np.ndarray
     collapsed: np.ndarray
     timings: dict = field(default_factory=dict)
+
+
+class MStepContext:
+    """Data access for M-steps that need more than the sufficient statistics.
+
+    Iterative expert M-steps (logistic experts) evaluate candidate steps on
+    all rows with the stored responsibilities, and form Newton Hessians on a
+    thinned, order-free set of rows (``hessian_rows``).
+    """
+
+    def __init__(self, design, resp, family, params, hessian_design):
+        self.design = design
+        self.resp = resp
+        self._family = family
+        self._params = params
+        self._hessian_design = hessian_design
+
+    def hessian_rows(self, stride_fn, n_classes, q):
+        """Thinned rows with their responsibilities (``X1``, ``weight``, ``resp``)."""
+        hd = self._hessian_design
+        stride = stride_fn(hd.n_samples, n_classes, q)
+        if hd is self.design:
+            return _Rows(hd.X1[::stride], hd.weight[::stride], self.resp[::stride])
+        thin = Design(hd.X1[::stride].copy(), hd.target[::stride].copy(), hd.weight[::stride].copy())
+        resp = np.empty((thin.n_samples, self._params["gate"].shape[0]))
+        estep_pass(thin, self._family, self._params, resp, np.empty(thin.n_samples))
+        return _Rows(thin.X1, thin.weight, resp)
+
+
+@dataclass
+class _Rows:
+    X1: np.ndarray
+    weight: np.ndarray
+    resp: np.ndarray
 
 
 def estep_pass(design, family, params, resp, log_norm, stats=None):
@@ -66,7 +101,7 @@ def estep_pass(design, family, params, resp, log_norm, stats=None):
         )
         grad += resid.T @ Xc
         if stats is not None:
-            family.accumulate(stats, Xc, target_c, resp_c * weight[sl, None])
+            family.accumulate(stats, params["experts"], Xc, target_c, resp_c * weight[sl, None])
     return grad
 
 
@@ -147,7 +182,8 @@ def run_em(
         t0 = time.perf_counter()
         collapsed = stats["n"] <= COLLAPSE_SHARE * design.total_weight
         collapsed_ever |= collapsed
-        experts = family.mstep(stats, params["experts"], collapsed)
+        context = MStepContext(design, resp, family, params, gate_step.hessian_design)
+        experts = family.mstep(stats, params["experts"], collapsed, context)
         t1 = time.perf_counter()
         gate = gate_step.step(design, resp, params["gate"], grad, n_steps=gate_steps)
         t2 = time.perf_counter()

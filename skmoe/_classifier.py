@@ -1,0 +1,301 @@
+"""MixtureOfExpertsClassifier: classifier experts under a softmax gate."""
+
+import numpy as np
+from scipy.special import logsumexp
+from sklearn.base import ClassifierMixin
+from sklearn.utils.multiclass import check_classification_targets
+
+from ._base import _SHARED_PARAMS_DOC, BaseMixtureOfExperts
+from ._experts import CategoricalExperts
+from ._gate import gate_log_proba
+from ._threads import numba_threads
+
+
+class MixtureOfExpertsClassifier(ClassifierMixin, BaseMixtureOfExperts):
+    __doc__ = f"""Mixture of experts for classification (Jacobs et al. 1991; Jordan and Jacobs 1994).
+
+    A softmax gate ``g(x) = softmax(W_g x + b_g)`` says where each of
+    ``n_experts`` classifier experts is trusted, and the model is the mixture
+
+    ``p(y | x) = sum_k g_k(x) softmax(B_k x + d_k)[y]``
+
+    (``expert="logistic"``; ``expert="constant"`` gives each expert a fixed
+    class distribution), fitted by expectation-maximisation on the penalised
+    log-likelihood. It finds regions where different simple classifiers
+    hold, e.g. an XOR-like layout that one logistic regression cannot
+    separate.
+
+    Read more in the user guide (``docs/``).
+
+    Parameters
+    ----------
+    expert : {{"logistic", "constant"}}, default="logistic"
+        Expert family. ``"mlp"`` and estimator instances are part of the
+        public API but not available in this version (``ValueError``).
+
+    alpha : float, default=1.0
+        L2 penalty on the logistic experts' coefficients, for standardised
+        inputs (``alpha=1`` matches ``LogisticRegression(C=1)`` on
+        standardised data).
+{_SHARED_PARAMS_DOC}
+    Attributes
+    ----------
+    classes_ : ndarray of shape (n_classes,)
+        Class labels.
+
+    n_features_in_ : int
+        Number of features seen during fit.
+
+    feature_names_in_ : ndarray of shape (n_features_in_,)
+        Names of features seen during fit, when ``X`` has string column names.
+
+    n_iter_ : int
+        EM iterations of the kept run on the full data.
+
+    converged_ : bool
+        Whether that run met ``tol`` within ``max_iter``.
+
+    log_likelihood_ : float
+        Weighted mean per-sample training log-likelihood (negative log-loss).
+
+    log_likelihood_curve_ : ndarray of shape (n_iter_ + 1,)
+        Weighted mean training log-likelihood before the first and after each
+        EM iteration of the kept run.
+
+    objective_curve_ : ndarray of shape (n_iter_ + 1,)
+        The penalised objective per unit weight along the same run; EM never
+        decreases it.
+
+    expert_load_ : ndarray of shape (n_experts,)
+        Share of the training weight each expert received; sums to one.
+
+    gate_coef_ : ndarray of shape (n_experts, n_features)
+        Gate weights in the units of ``X``.
+
+    gate_intercept_ : ndarray of shape (n_experts,)
+        Gate intercepts.
+
+    expert_coef_ : ndarray of shape (n_experts, n_classes, n_features) or (n_experts, 1, n_features)
+        Logistic experts' coefficients in the units of ``X``; for two classes
+        one row per expert, the log-odds of ``classes_[1]`` as in
+        ``LogisticRegression.coef_``.
+
+    expert_intercept_ : ndarray of shape (n_experts, n_classes) or (n_experts, 1)
+        Experts' intercepts (for constant experts, their class log-odds).
+
+    See Also
+    --------
+    MixtureOfExpertsRegressor : The same model with Gaussian regression experts.
+    sklearn.linear_model.LogisticRegression : One logistic expert.
+
+    Notes
+    -----
+    EM maximises ``sum_i w_i log p(y_i | x_i) - gate_alpha/2 ||W_g||^2 -
+    alpha/2 sum_k ||B_k||^2`` on standardised features. Each M-step takes,
+    for the gate and for every expert, the better of a Böhning bound step
+    and a Newton step (both weighted multinomial logistic regressions), so
+    the objective never decreases, also on separable data.
+
+    References
+    ----------
+    .. [1] R. A. Jacobs, M. I. Jordan, S. J. Nowlan and G. E. Hinton,
+       "Adaptive mixtures of local experts", Neural Computation 3(1), 1991.
+    .. [2] M. I. Jordan and R. A. Jacobs, "Hierarchical mixtures of experts
+       and the EM algorithm", Neural Computation 6(2), 1994.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skmoe import MixtureOfExpertsClassifier
+    >>> rng = np.random.RandomState(0)
+    >>> X = rng.uniform(-1, 1, size=(600, 2))
+    >>> y = np.where(X[:, 0] * X[:, 1] > 0, "same", "diff")   # XOR-like
+    >>> clf = MixtureOfExpertsClassifier(n_experts=2, random_state=0).fit(X, y)
+    >>> clf.classes_
+    array(['diff', 'same'], dtype='<U4')
+    >>> bool(clf.score(X, y) > 0.9)
+    True
+    >>> clf.predict_proba(X[:2]).shape
+    (2, 2)
+    """
+
+    def __init__(
+        self,
+        n_experts=4,
+        *,
+        expert="logistic",
+        top_k=None,
+        solver="auto",
+        noisy_gating=True,
+        load_balancing=1e-2,
+        alpha=1.0,
+        gate_alpha=1e-4,
+        expert_hidden=32,
+        max_iter=200,
+        tol=1e-5,
+        n_init=1,
+        init="kmeans",
+        batch_size=256,
+        learning_rate=1e-2,
+        warm_start=False,
+        random_state=None,
+        verbose=0,
+        n_jobs=None,
+    ):
+        self.n_experts = n_experts
+        self.expert = expert
+        self.top_k = top_k
+        self.solver = solver
+        self.noisy_gating = noisy_gating
+        self.load_balancing = load_balancing
+        self.alpha = alpha
+        self.gate_alpha = gate_alpha
+        self.expert_hidden = expert_hidden
+        self.max_iter = max_iter
+        self.tol = tol
+        self.n_init = n_init
+        self.init = init
+        self.batch_size = batch_size
+        self.learning_rate = learning_rate
+        self.warm_start = warm_start
+        self.random_state = random_state
+        self.verbose = verbose
+        self.n_jobs = n_jobs
+
+    _validate_y_kwargs = {}
+
+    # -- hooks -------------------------------------------------------------
+
+    def _check_expert(self):
+        if isinstance(self.expert, str) and self.expert == "linear":
+            raise ValueError(
+                "expert='linear' is a regression expert; MixtureOfExpertsClassifier "
+                "takes expert='logistic' or 'constant'."
+            )
+
+    def _encode_target(self, y, reset):
+        check_classification_targets(y)
+        if reset:
+            classes, codes = np.unique(y, return_inverse=True)
+            if classes.shape[0] < 2:
+                raise ValueError(
+                    "This solver needs samples of at least 2 classes in the data, but the "
+                    f"data contains only one class: {classes[0]!r}"
+                )
+            self.classes_ = classes
+        else:
+            codes = np.searchsorted(self.classes_, y)
+            codes = np.minimum(codes, len(self.classes_) - 1)
+            unseen = self.classes_[codes] != y
+            if np.any(unseen):
+                raise ValueError(
+                    f"y contains previously unseen labels: {np.unique(np.asarray(y)[unseen])!r}"
+                )
+        return codes.astype(np.float64).reshape(-1, 1)
+
+    def _fit_target_scaling(self, T, w):
+        pass
+
+    def _scaled_target(self, T):
+        return np.ascontiguousarray(T[:, 0], dtype=np.int64)
+
+    def _make_family(self):
+        return CategoricalExperts(
+            self.n_experts, len(self.classes_), linear=self.expert == "logistic", alpha=self.alpha
+        )
+
+    def _cluster_features(self, design):
+        onehot = design.onehot(len(self.classes_))
+        return onehot * np.sqrt(max(design.n_columns - 1, 1) / 2.0)
+
+    def _export_params(self, params):
+        self._export_gate(params["gate"])
+        sx, mx = self._scaler.scale_, self._scaler.mean_
+        coef = params["experts"]["coef"]  # (K, C, q)
+        if len(self.classes_) == 2:
+            coef = coef[:, 1:, :] - coef[:, :1, :]
+        intercept = coef[:, :, 0]
+        if self.expert == "logistic":
+            slopes = coef[:, :, 1:] / sx
+            intercept = intercept - slopes @ mx
+            self.expert_coef_ = slopes
+        self.expert_intercept_ = intercept
+
+    # -- prediction ----------------------------------------------------------
+
+    def _log_proba_parts(self, X):
+        """Log gate ``(n, K)`` and expert log-probabilities ``(n, K, C)``, chunked."""
+        X = self._check_X(X)
+        family = self._make_family()
+        K, C = self.n_experts, len(self.classes_)
+        log_gate = np.empty((X.shape[0], K))
+        log_expert = np.empty((X.shape[0], K, C))
+        with numba_threads(self.n_jobs):
+            for sl, X1c in self._X1_chunks(X, K * C):
+                log_gate[sl] = gate_log_proba(X1c, self._params["gate"])
+                log_expert[sl] = family.log_proba(self._params["experts"], X1c)
+        return log_gate, log_expert
+
+    def predict_log_proba(self, X):
+        """Log of the mixture class probabilities, computed in log space.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+
+        Returns
+        -------
+        log_proba : ndarray of shape (n_samples, n_classes)
+            ``log sum_k g_k(x) p_k(c | x)`` for each class in ``classes_``.
+        """
+        log_gate, log_expert = self._log_proba_parts(X)
+        return logsumexp(log_gate[:, :, None] + log_expert, axis=1)
+
+    def predict_proba(self, X):
+        """Mixture class probabilities ``sum_k g_k(x) p_k(c | x)``.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+
+        Returns
+        -------
+        proba : ndarray of shape (n_samples, n_classes)
+            Rows sum to one; columns follow ``classes_``.
+        """
+        proba = np.exp(self.predict_log_proba(X))
+        return proba / proba.sum(axis=1, keepdims=True)
+
+    def predict(self, X):
+        """Most probable class under the mixture.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+
+        Returns
+        -------
+        y_pred : ndarray of shape (n_samples,)
+        """
+        log_proba = self.predict_log_proba(X)
+        return self.classes_[np.argmax(log_proba, axis=1)]
+
+    def predict_experts(self, X):
+        """Each expert's class probabilities ``p_k(c | x)``.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+
+        Returns
+        -------
+        proba : ndarray of shape (n_samples, n_experts, n_classes)
+        """
+        _, log_expert = self._log_proba_parts(X)
+        return np.exp(log_expert)
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.classifier_tags.multi_class = True
+        tags.classifier_tags.multi_label = False
+        return tags

@@ -1,0 +1,165 @@
+"""Categorical experts: multinomial logistic ``softmax(B_k x + d_k)`` or constant.
+
+Parameters (standardised inputs; intercept in column 0 of the design):
+``coef`` of shape ``(n_experts, n_classes, q)`` with ``q = n_features + 1``
+(logistic) or ``q = 1`` (constant: class logits only). Rows are centred over
+classes (softmax is invariant to a common shift).
+
+M-step. Expert ``k`` maximises ``sum_i w_i r_ik log softmax(B_k x_i)[y_i] -
+alpha / 2 ||B_k[:, 1:]||^2``, a weighted multinomial logistic regression. One
+EM iteration takes one monotone :class:`skmoe._softmax.SoftmaxStep` per
+expert: the better of a Böhning bound step, computed from the pass's
+sufficient statistics alone (``S_k = X^T diag(w r_k) X`` and the gradient),
+and a Newton step with a Hessian on thinned rows. Neither can lower the
+expert's objective, so EM stays monotone; on separable data (or ``alpha=0``)
+the coefficients grow a little per iteration but stay finite.
+"""
+
+import numpy as np
+
+from .. import _kernels
+from .._data import PARALLEL_MIN_CELLS
+from .._softmax import SoftmaxStep, hessian_stride, softmax_penalty
+from ._base import ExpertFamily
+
+
+class CategoricalExperts(ExpertFamily):
+    """Logistic or constant classifier experts.
+
+    Parameters
+    ----------
+    n_experts : int
+    n_classes : int
+    linear : bool
+        ``True`` for ``expert="logistic"``, ``False`` for ``expert="constant"``.
+    alpha : float
+        L2 penalty on the (standardised) logistic coefficients.
+    """
+
+    kind = "categorical"
+    iterative = True
+
+    def __init__(self, n_experts, n_classes, linear, alpha):
+        self.n_experts = n_experts
+        self.n_classes = n_classes
+        self.linear = linear
+        self.alpha = float(alpha) if linear else 0.0
+        self.width = n_classes
+
+    def _q(self, n_columns):
+        return n_columns if self.linear else 1
+
+    def _inputs(self, X1):
+        return X1 if self.linear else X1[:, :1]
+
+    def n_free_params(self, n_features):
+        q = n_features + 1 if self.linear else 1
+        return self.n_experts * (self.n_classes - 1) * q
+
+    def logits(self, params, X1):
+        """Expert class logits ``(n_samples, n_experts * n_classes)``, expert-major."""
+        coef = params["coef"]
+        K, C, q = coef.shape
+        return self._inputs(X1) @ coef.reshape(K * C, q).T
+
+    def log_proba(self, params, X1):
+        """Expert log class probabilities ``(n_samples, n_experts, n_classes)``."""
+        logits = self.logits(params, X1)
+        n = logits.shape[0]
+        flat = logits.reshape(n * self.n_experts, self.n_classes)
+        out = np.empty_like(flat)
+        _kernels.log_softmax_rows(flat, out)
+        return out.reshape(n, self.n_experts, self.n_classes)
+
+    def estep_chunk(self, params, X1c, target_c, weight_c, logits, resp, log_norm, gate_resid):
+        expert_logits = self.logits(params, X1c)
+        parallel = X1c.shape[0] * self.n_experts >= PARALLEL_MIN_CELLS
+        kernel = (
+            _kernels.estep_categorical_rows_parallel
+            if parallel
+            else _kernels.estep_categorical_rows
+        )
+        kernel(
+            logits, expert_logits, target_c, self.n_classes, 0.0, weight_c, resp, log_norm,
+            gate_resid,
+        )
+
+    # -- sufficient statistics and M-step ----------------------------------
+
+    def new_stats(self, n_columns):
+        q = self._q(n_columns)
+        K, C = self.n_experts, self.n_classes
+        return {
+            "flat": np.zeros((K, _kernels.gaussian_stats_length(q, 0))),
+            "grad": np.zeros((K, C, q)),
+            "n": np.zeros(K),
+            "q": q,
+        }
+
+    def accumulate(self, stats, params, X1c, target_c, soft_weight):
+        q = stats["q"]
+        Xq = np.ascontiguousarray(self._inputs(X1c))
+        no_y = np.empty((X1c.shape[0], 0))
+        parallel = X1c.shape[0] >= 2 * _kernels.STATS_BLOCK
+        kernel = (
+            _kernels.gaussian_stats_rows_parallel if parallel else _kernels.gaussian_stats_rows
+        )
+        kernel(Xq, q, soft_weight, no_y, stats["flat"], stats["n"])
+        n = X1c.shape[0]
+        K, C = self.n_experts, self.n_classes
+        if params is None:
+            prob = np.full((n * K, C), 1.0 / C)
+        else:
+            flat_logits = self.logits(params, X1c).reshape(n * K, C)
+            prob = np.empty_like(flat_logits)
+            _kernels.softmax_rows(flat_logits, prob)
+        resid = -prob.reshape(n, K, C)
+        resid[np.arange(n), :, target_c] += 1.0
+        resid *= soft_weight[:, :, None]
+        stats["grad"] += (resid.reshape(n, K * C).T @ Xq).reshape(K, C, q)
+
+    def gram(self, stats):
+        q = stats["q"]
+        rows, cols = np.triu_indices(q)
+        gram = np.zeros((self.n_experts, q, q))
+        gram[:, rows, cols] = stats["flat"]
+        gram[:, cols, rows] = stats["flat"]
+        return gram
+
+    def mstep(self, stats, params, collapsed, context=None):
+        """One monotone softmax-regression step per expert.
+
+        Without ``context`` (data access) only the Böhning step from the
+        statistics is taken; with it, the better of Böhning and Newton.
+        """
+        K, C, q = self.n_experts, self.n_classes, stats["q"]
+        coef = np.zeros((K, C, q)) if params is None else params["coef"].copy()
+        grams = self.gram(stats)
+        rows = None
+        for k in range(K):
+            if collapsed[k] and params is not None:
+                continue
+            hX = hv = None
+            if context is not None:
+                if rows is None:
+                    rows = context.hessian_rows(hessian_stride, C, q)
+                hX = rows.X1[:, :q]
+                hv = rows.weight * rows.resp[:, k]
+            step = SoftmaxStep(grams[k], self.alpha, stats["n"][k], hX, hv)
+            if context is None:
+                coef[k] = step.bohning(coef[k], stats["grad"][k])
+            else:
+                design = context.design
+                coef[k] = step.step(
+                    self._inputs(design.X1),
+                    design.weight * context.resp[:, k],
+                    design.onehot(C),
+                    coef[k],
+                    stats["grad"][k],
+                )
+        return {"coef": coef}
+
+    def penalty(self, params):
+        if not self.linear or self.alpha == 0.0:
+            return 0.0
+        return sum(softmax_penalty(c, self.alpha) for c in params["coef"])
