@@ -57,10 +57,6 @@ _SHARED_PARAMS_DOC = """
         Weight of the load-balancing penalty (sparse only; no effect on a
         dense model).
 
-    gate_alpha : float, default=1e-4
-        L2 penalty on the gate coefficients (standardised inputs; intercepts
-        are not penalised).
-
     expert_hidden : int, default=32
         Hidden width of ``"mlp"`` experts (not available in this version).
 

@@ -42,6 +42,11 @@ class MixtureOfExpertsRegressor(RegressorMixin, BaseMixtureOfExperts):
 
     alpha : float, default=1e-4
         L2 (ridge) penalty on the expert slopes, for standardised inputs.
+
+    gate_alpha : float, default=1e-4
+        L2 penalty on the gate coefficients (standardised inputs; intercepts
+        are not penalised). Small, so that the gate can draw sharp regime
+        boundaries.
 {_SHARED_PARAMS_DOC}
     Attributes
     ----------
