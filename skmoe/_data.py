@@ -168,7 +168,8 @@ def canonical_subsample(columns, weight, max_rows, seed):
         for sl in iter_chunks(n, hashes.shape[0]):
             block = np.ascontiguousarray(np.hstack([c[sl] for c in columns])) + 0.0
             h = hashes[: block.shape[0]]
-            _kernels.hash_rows(block.view(np.uint64), np.uint64(seed), h)
+            with np.errstate(over="ignore"):  # wrap-around is the point (pure-Python mode)
+                _kernels.hash_rows(block.view(np.uint64), np.uint64(seed), h)
             keep[sl] = h <= threshold
         selected = np.hstack([c[keep] for c in columns]) + 0.0
         sel_weight = weight[keep]
