@@ -19,18 +19,23 @@ if BENCH_DIR not in sys.path:
     sys.path.insert(1, BENCH_DIR)
 
 
-def import_skmoe():
-    """Return ``(MixtureOfExpertsRegressor, None)`` or ``(None, message)``."""
+def import_skmoe(name="MixtureOfExpertsRegressor"):
+    """Return ``(skmoe.<name>, None)`` or ``(None, message)``.
+
+    ``name`` is the estimator class (default the regressor;
+    ``"MixtureOfExpertsClassifier"`` for the classifier benchmarks).
+    """
     try:
-        import skmoe  # noqa: F401
-        from skmoe import MixtureOfExpertsRegressor
-    except Exception as exc:  # ImportError, or anything the package raises
+        import skmoe
+
+        Est = getattr(skmoe, name)
+    except Exception as exc:  # ImportError, AttributeError, or anything the package raises
         msg = (
             f"skmoe could not be imported ({type(exc).__name__}: {exc}); "
             "skmoe columns are reported as n/a."
         )
         return None, msg
-    return MixtureOfExpertsRegressor, None
+    return Est, None
 
 
 def skmoe_location():

@@ -62,7 +62,7 @@ _SHARED_PARAMS_DOC = """
 
     max_iter : int, default=200
         Maximum number of EM iterations of each EM run (the short runs of the
-        start search use at most 15).
+        start search use at most 25).
 
     tol : float, default=1e-5
         EM stops when the weighted mean log-likelihood changes by less than

@@ -20,8 +20,15 @@ of the gate's expected complete-data log-likelihood.
 
 import os
 
-import numba
-import numpy as np
+# OpenMP worker threads spin after each parallel region by default. Between
+# our short kernels the main thread runs Python and BLAS, and on a busy
+# 2-core machine the spinning made a 100,000-row fit 5-9x slower (see
+# benchmarks/README.md). Passive waiting costs nothing measurable here. Set
+# before numba starts its OpenMP pool; a user's own setting wins.
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
+import numba  # noqa: E402
+import numpy as np  # noqa: E402
 
 _LOG_2PI = np.log(2.0 * np.pi)
 

@@ -33,3 +33,40 @@ def gated_linear(n_samples, n_regimes=2, n_features=2, n_outputs=1, noise=0.1, s
     truth = dict(coef=coef, intercept=intercept, var=var, gate_coef=gate_coef,
                  gate_intercept=gate_intercept)
     return X, (y[:, 0] if m == 1 else y), truth
+
+
+def random_gated_linear(n_samples, n_regimes, n_features, noise=0.3, gate_scale=3.0, seed=0,
+                        truth=None):
+    """Softmax-gated linear experts with random gate directions in ``n_features`` dims.
+
+    Returns ``X, y, truth``; pass ``truth`` back to draw more data (e.g. a
+    held-out set) from the same model. ``truth["log_likelihood"](X, y)`` is the
+    generating model's per-sample log-likelihood.
+    """
+    from scipy.special import logsumexp
+
+    rng = np.random.RandomState(seed)
+    K, d = n_regimes, n_features
+    if truth is None:
+        prng = np.random.RandomState(seed + 10_000)
+        W = prng.normal(0, gate_scale / np.sqrt(d), size=(K, d))
+        A = prng.normal(size=(K, d))
+        c = prng.permutation(np.linspace(-3, 3, K))
+        var = (noise * prng.uniform(0.7, 1.3, size=K)) ** 2
+        truth = dict(W=W, A=A, c=c, var=var)
+    W, A, c, var = truth["W"], truth["A"], truth["c"], truth["var"]
+    X = rng.normal(size=(n_samples, d))
+    logits = X @ W.T
+    g = np.exp(logits - logsumexp(logits, axis=1, keepdims=True))
+    u = rng.uniform(size=n_samples)
+    z = np.minimum((np.cumsum(g, axis=1) < u[:, None]).sum(axis=1), K - 1)
+    y = np.einsum("nd,nd->n", X, A[z]) + c[z] + rng.normal(size=n_samples) * np.sqrt(var[z])
+
+    def log_likelihood(X, y):
+        logits = X @ W.T
+        log_g = logits - logsumexp(logits, axis=1, keepdims=True)
+        resid = y[:, None] - (X @ A.T + c)
+        return logsumexp(log_g - 0.5 * np.log(2 * np.pi * var) - 0.5 * resid**2 / var, axis=1)
+
+    truth["log_likelihood"] = log_likelihood
+    return X, y, truth

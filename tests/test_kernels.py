@@ -192,3 +192,18 @@ def test_hash_rows():
     assert out[5] == out[3]
     assert len(np.unique(out)) == 29
     assert not np.array_equal(out, other)
+
+
+def test_wide_designs_use_blas_with_the_same_layout():
+    from skmoe._experts._gaussian import BLAS_MIN_COLUMNS, accumulate_moments
+
+    rng = np.random.RandomState(8)
+    q, K, m, n = BLAS_MIN_COLUMNS + 2, 3, 2, 300
+    X = rng.normal(size=(n, q))
+    sw = rng.uniform(size=(n, K))
+    y = rng.normal(size=(n, m))
+    flat, nk = np.zeros((K, _kernels.gaussian_stats_length(q, m))), np.zeros(K)
+    accumulate_moments(X, q, sw, y, flat, nk)
+    want_flat, want_nk = reference.gaussian_stats_rows(X, q, sw, y)
+    assert_allclose(flat, want_flat, rtol=1e-10, atol=1e-10)
+    assert_allclose(nk, want_nk)

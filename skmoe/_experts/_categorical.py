@@ -21,6 +21,7 @@ from .. import _kernels
 from .._data import PARALLEL_MIN_CELLS
 from .._softmax import SoftmaxStep, hessian_stride, softmax_penalty
 from ._base import ExpertFamily
+from ._gaussian import accumulate_moments
 
 
 class CategoricalExperts(ExpertFamily):
@@ -100,11 +101,7 @@ class CategoricalExperts(ExpertFamily):
         q = stats["q"]
         Xq = np.ascontiguousarray(self._inputs(X1c))
         no_y = np.empty((X1c.shape[0], 0))
-        parallel = X1c.shape[0] >= 2 * _kernels.STATS_BLOCK
-        kernel = (
-            _kernels.gaussian_stats_rows_parallel if parallel else _kernels.gaussian_stats_rows
-        )
-        kernel(Xq, q, soft_weight, no_y, stats["flat"], stats["n"])
+        accumulate_moments(Xq, q, soft_weight, no_y, stats["flat"], stats["n"])
         n = X1c.shape[0]
         K, C = self.n_experts, self.n_classes
         if params is None:

@@ -27,6 +27,38 @@ from ._base import ExpertFamily
 
 _LOG_2PI = float(np.log(2.0 * np.pi))
 
+#: From this many design columns on, the weighted Gram matrices are formed by
+#: one BLAS product per expert instead of the Numba kernel (measured crossover
+#: near 49 columns with 8 experts, ``benchmarks/bench_stats.py``).
+BLAS_MIN_COLUMNS = 48
+
+
+def accumulate_moments(X, q, soft_weight, y, flat, nk):
+    """Add the flat weighted moments of ``gaussian_stats_rows`` into ``flat``/``nk``.
+
+    Narrow designs use the Numba kernel (threaded for large chunks); wide ones
+    one BLAS product per expert, whose upper triangle is packed the same way.
+    """
+    if q < BLAS_MIN_COLUMNS:
+        parallel = X.shape[0] >= 2 * _kernels.STATS_BLOCK
+        kernel = (
+            _kernels.gaussian_stats_rows_parallel if parallel else _kernels.gaussian_stats_rows
+        )
+        kernel(X, q, soft_weight, y, flat, nk)
+        return
+    Xq = X[:, :q]
+    m = y.shape[1]
+    rows, cols = np.triu_indices(q)
+    n_tri = rows.shape[0]
+    for k in range(soft_weight.shape[1]):
+        v = soft_weight[:, k]
+        Xw = Xq * v[:, None]
+        flat[k, :n_tri] += (Xw.T @ Xq)[rows, cols]
+        if m:
+            flat[k, n_tri : n_tri + q * m] += (Xw.T @ y).ravel()
+            flat[k, n_tri + q * m :] += v @ (y * y)
+        nk[k] += v.sum()
+
 
 def solve_ridge(gram, rhs, alpha, penalise_from=1):
     """Solve ``(gram + alpha P) x = rhs``; minimum-norm solution if singular.
@@ -123,11 +155,7 @@ class GaussianExperts(ExpertFamily):
         return {"flat": np.zeros((self.n_experts, length)), "n": np.zeros(self.n_experts), "q": q}
 
     def accumulate(self, stats, params, X1c, target_c, soft_weight):
-        parallel = X1c.shape[0] >= 2 * _kernels.STATS_BLOCK
-        kernel = (
-            _kernels.gaussian_stats_rows_parallel if parallel else _kernels.gaussian_stats_rows
-        )
-        kernel(X1c, stats["q"], soft_weight, target_c, stats["flat"], stats["n"])
+        accumulate_moments(X1c, stats["q"], soft_weight, target_c, stats["flat"], stats["n"])
 
     def unpack_stats(self, stats):
         """``gram`` (K, q, q), ``xy`` (K, q, m), ``yy`` (K, m) from the flat vector."""
