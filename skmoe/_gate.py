@@ -86,9 +86,13 @@ class GateMStep:
         self._step = SoftmaxStep(design.gram(), gate_alpha, design.total_weight, hX, hv)
         self.gate_alpha = gate_alpha
 
-    def step(self, design, resp, coef, grad, n_steps=1):
-        """``n_steps`` monotone steps from ``coef`` (data gradient ``grad``)."""
-        return self._step.step(design.X1, design.weight, resp, coef, grad, n_steps)
+    def step(self, design, resp, coef, grad, n_steps=1, q_current=None):
+        """``n_steps`` monotone steps from ``coef`` (data gradient ``grad``).
+
+        ``q_current``, the penalised gate objective at ``coef`` (free from the
+        E-step), saves evaluating the Böhning candidate.
+        """
+        return self._step.step(design.X1, design.weight, resp, coef, grad, n_steps, q_current)
 
     def fit(self, design, resp, coef, n_steps):
         """``n_steps`` steps towards the gate that best explains ``resp``."""

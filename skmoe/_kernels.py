@@ -85,12 +85,14 @@ def _jit(parallel=False):
 
 
 @_jit()
-def _mix_row(gate_logits, weight, resp, log_norm, gate_resid, i):
+def _mix_row(gate_logits, weight, resp, log_norm, gate_resid, gate_q, i):
     """Turn row ``i`` of expert log-likelihoods into responsibilities.
 
     On entry ``resp[i, k]`` holds ``log p_k(y_i | x_i)``; on exit it holds
     ``r_ik``, ``log_norm[i] = log p(y_i | x_i)`` and
-    ``gate_resid[i, k] = weight[i] * (r_ik - g_ik)``. Two exponentials per
+    ``gate_resid[i, k] = weight[i] * (r_ik - g_ik)`` and the row's term of the
+    gate's expected complete-data log-likelihood,
+    ``gate_q[i] = weight[i] * sum_k r_ik log g_ik``. Two exponentials per
     expert: ``gate_resid`` doubles as scratch for the unnormalised gate.
     """
     n_experts = gate_logits.shape[1]
@@ -115,9 +117,14 @@ def _mix_row(gate_logits, weight, resp, log_norm, gate_resid, i):
     if top == -np.inf:
         # no expert gives the sample positive density: fall back to the gate
         log_norm[i] = -np.inf
+        q = 0.0
         for k in range(n_experts):
-            resp[i, k] = gate_resid[i, k] * inv_gsum
+            g = gate_resid[i, k] * inv_gsum
+            resp[i, k] = g
             gate_resid[i, k] = 0.0
+            if g > 0.0:
+                q += g * (gate_logits[i, k] - log_gnorm)
+        gate_q[i] = weight[i] * q
         return
     acc = 0.0
     for k in range(n_experts):
@@ -127,10 +134,14 @@ def _mix_row(gate_logits, weight, resp, log_norm, gate_resid, i):
     log_norm[i] = top + np.log(acc)
     inv_acc = 1.0 / acc
     w = weight[i]
+    q = 0.0
     for k in range(n_experts):
         r = resp[i, k] * inv_acc
         resp[i, k] = r
         gate_resid[i, k] = w * (r - gate_resid[i, k] * inv_gsum)
+        if r > 0.0:
+            q += r * (gate_logits[i, k] - log_gnorm)
+    gate_q[i] = w * q
 
 
 @_jit()
@@ -153,15 +164,15 @@ def _gaussian_loglik_row(means, y, inv_var, log_const, out, i):
 
 @_jit()
 def _estep_gaussian_row(
-    gate_logits, means, y, inv_var, log_const, weight, resp, log_norm, gate_resid, i
+    gate_logits, means, y, inv_var, log_const, weight, resp, log_norm, gate_resid, gate_q, i
 ):
     _gaussian_loglik_row(means, y, inv_var, log_const, resp, i)
-    _mix_row(gate_logits, weight, resp, log_norm, gate_resid, i)
+    _mix_row(gate_logits, weight, resp, log_norm, gate_resid, gate_q, i)
 
 
 @_jit()
 def estep_gaussian_rows(
-    gate_logits, means, y, inv_var, log_const, weight, resp, log_norm, gate_resid
+    gate_logits, means, y, inv_var, log_const, weight, resp, log_norm, gate_resid, gate_q
 ):
     """Fused E-step for Gaussian experts (serial driver).
 
@@ -185,21 +196,23 @@ def estep_gaussian_rows(
         Output: per-sample mixture log-likelihood.
     gate_resid : ndarray of shape (n_samples, n_experts)
         Output: ``weight * (resp - gate_proba)``.
+    gate_q : ndarray of shape (n_samples,)
+        Output: ``weight * sum_k resp * log gate_proba``.
     """
     for i in range(gate_logits.shape[0]):
         _estep_gaussian_row(
-            gate_logits, means, y, inv_var, log_const, weight, resp, log_norm, gate_resid, i
+            gate_logits, means, y, inv_var, log_const, weight, resp, log_norm, gate_resid, gate_q, i
         )
 
 
 @_jit(parallel=True)
 def estep_gaussian_rows_parallel(
-    gate_logits, means, y, inv_var, log_const, weight, resp, log_norm, gate_resid
+    gate_logits, means, y, inv_var, log_const, weight, resp, log_norm, gate_resid, gate_q
 ):
     """Threaded twin of :func:`estep_gaussian_rows` (bit-identical)."""
     for i in numba.prange(gate_logits.shape[0]):
         _estep_gaussian_row(
-            gate_logits, means, y, inv_var, log_const, weight, resp, log_norm, gate_resid, i
+            gate_logits, means, y, inv_var, log_const, weight, resp, log_norm, gate_resid, gate_q, i
         )
 
 
@@ -230,15 +243,15 @@ def _categorical_loglik_row(logits, codes, n_classes, prob_floor, out, i):
 
 @_jit()
 def _estep_categorical_row(
-    gate_logits, logits, codes, n_classes, prob_floor, weight, resp, log_norm, gate_resid, i
+    gate_logits, logits, codes, n_classes, prob_floor, weight, resp, log_norm, gate_resid, gate_q, i
 ):
     _categorical_loglik_row(logits, codes, n_classes, prob_floor, resp, i)
-    _mix_row(gate_logits, weight, resp, log_norm, gate_resid, i)
+    _mix_row(gate_logits, weight, resp, log_norm, gate_resid, gate_q, i)
 
 
 @_jit()
 def estep_categorical_rows(
-    gate_logits, logits, codes, n_classes, prob_floor, weight, resp, log_norm, gate_resid
+    gate_logits, logits, codes, n_classes, prob_floor, weight, resp, log_norm, gate_resid, gate_q
 ):
     """Fused E-step for categorical (softmax) experts (serial driver).
 
@@ -252,25 +265,25 @@ def estep_categorical_rows(
     n_classes : int
     prob_floor : float
         Probability floor (0 for exact log-softmax).
-    weight, resp, log_norm, gate_resid
+    weight, resp, log_norm, gate_resid, gate_q
         As in :func:`estep_gaussian_rows`.
     """
     for i in range(gate_logits.shape[0]):
         _estep_categorical_row(
             gate_logits, logits, codes, n_classes, prob_floor, weight, resp, log_norm,
-            gate_resid, i,
+            gate_resid, gate_q, i,
         )
 
 
 @_jit(parallel=True)
 def estep_categorical_rows_parallel(
-    gate_logits, logits, codes, n_classes, prob_floor, weight, resp, log_norm, gate_resid
+    gate_logits, logits, codes, n_classes, prob_floor, weight, resp, log_norm, gate_resid, gate_q
 ):
     """Threaded twin of :func:`estep_categorical_rows` (bit-identical)."""
     for i in numba.prange(gate_logits.shape[0]):
         _estep_categorical_row(
             gate_logits, logits, codes, n_classes, prob_floor, weight, resp, log_norm,
-            gate_resid, i,
+            gate_resid, gate_q, i,
         )
 
 

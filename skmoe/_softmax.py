@@ -10,8 +10,9 @@ and ``t`` the responsibilities; for expert ``k`` ``v = w r_k`` and ``t`` the
 one-hot labels. Softmax is invariant to adding one vector to every row of
 ``W``; rows are kept centred, the minimum-norm representative.
 
-Each step proposes two candidates and keeps the one with the larger ``Q``,
-evaluated on all rows in one pass:
+Each step proposes two candidates and keeps one that does not lower ``Q``
+(evaluated on all rows in one pass; the Böhning step never does, so when
+``Q`` at the current point is known only the Newton candidate is evaluated):
 
 * the Böhning (1992) bound step ``W + grad Q(W) @ inv(S / 2 + alpha P)``,
   with ``S = X^T diag(v) X``: the curvature bound ``(I - 11^T/C)/2 kron S``
@@ -35,7 +36,7 @@ MAX_NEWTON_DIM = 256
 #: Rows used to form the Hessian are thinned so that forming it costs about
 #: this many multiply-adds (a direction needs no exact Hessian: the candidate
 #: is only kept if it raises the objective on all rows).
-HESSIAN_BUDGET = 2e7
+HESSIAN_BUDGET = 5e6
 
 
 def hessian_stride(n_rows, n_classes, p):
@@ -184,19 +185,33 @@ class SoftmaxStep:
         new = coef + delta.reshape(C, p)
         return new - new.mean(axis=0)
 
-    def step(self, X, v, targets, coef, grad, n_steps=1):
-        """``n_steps`` monotone steps from ``coef`` whose data gradient is ``grad``."""
+    def step(self, X, v, targets, coef, grad, n_steps=1, q_current=None):
+        """``n_steps`` monotone steps from ``coef`` whose data gradient is ``grad``.
+
+        With ``q_current`` (``Q(coef)``) known, only the Newton candidate is
+        evaluated: it is kept if it does not lower ``Q``, otherwise the
+        Böhning step is taken, which never does. Without it both candidates
+        are evaluated and the better kept. Either way ``Q`` never decreases.
+        """
         if coef.shape[0] == 1:
             return coef
         for step in range(n_steps):
-            candidates = [self.bohning(coef, grad)]
-            cand = self.newton(coef, grad)
-            if cand is not None:
-                candidates.append(cand)
             need_grad = step < n_steps - 1
+            bohning = self.bohning(coef, grad)
+            newton = self.newton(coef, grad)
+            if newton is None:
+                candidates = [bohning]
+            elif q_current is None:
+                candidates = [bohning, newton]
+            else:
+                q, grads = softmax_objective(X, v, targets, [newton], self.alpha, need_grad)
+                if q[0] >= q_current:
+                    coef, grad, q_current = newton, grads[0], q[0]
+                    continue
+                candidates = [bohning]
             if len(candidates) == 1 and not need_grad:
                 return candidates[0]
             q, grads = softmax_objective(X, v, targets, candidates, self.alpha, need_grad)
             best = int(np.argmax(q))
-            coef, grad = candidates[best], grads[best]
+            coef, grad, q_current = candidates[best], grads[best], q[best]
         return coef

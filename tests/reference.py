@@ -15,7 +15,8 @@ def _mix(gate_logits, expert_loglik, weight):
     log_norm = logsumexp(joint, axis=1)
     resp = np.exp(joint - log_norm[:, None])
     gate_resid = weight[:, None] * (resp - np.exp(log_gate))
-    return resp, log_norm, gate_resid
+    gate_q = weight * np.sum(np.where(resp > 0, resp * log_gate, 0.0), axis=1)
+    return resp, log_norm, gate_resid, gate_q
 
 
 def estep_gaussian_rows(gate_logits, means, y, inv_var, log_const, weight):

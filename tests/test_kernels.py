@@ -28,8 +28,9 @@ def _run_estep(kernel, *args):
     resp = np.empty((n, K))
     log_norm = np.empty(n)
     resid = np.empty((n, K))
-    kernel(*args, resp, log_norm, resid)
-    return resp, log_norm, resid
+    gate_q = np.empty(n)
+    kernel(*args, resp, log_norm, resid, gate_q)
+    return resp, log_norm, resid, gate_q
 
 
 @pytest.mark.parametrize("n, K, m", SHAPES)
@@ -51,7 +52,7 @@ def test_estep_gaussian_extreme_values():
     gate_logits[:10] *= 1e4
     gate_logits[10:20, 1:] = -np.inf  # masked experts
     y[20:30] += 1e6  # no expert explains these well: log space must cope
-    resp, log_norm, resid = _run_estep(
+    resp, log_norm, resid, gate_q = _run_estep(
         _kernels.estep_gaussian_rows, gate_logits, means, y, inv_var, log_const, weight
     )
     assert np.all(np.isfinite(resp)) and np.all(np.isfinite(log_norm))

@@ -364,3 +364,13 @@ def test_default_settings_reach_the_generating_model_with_eight_regimes(seed):
     model = MixtureOfExpertsRegressor(n_experts=8, random_state=0).fit(X, y)
     gap = truth["log_likelihood"](Xt, yt).mean() - model.log_likelihood(Xt, yt).mean()
     assert gap < 0.02
+
+
+def test_sparse_only_parameters_are_inert_when_dense():
+    X, y, _ = gated_linear(300, n_regimes=2, seed=15)
+    a = MixtureOfExpertsRegressor(n_experts=2, random_state=0).fit(X, y)
+    b = MixtureOfExpertsRegressor(n_experts=2, random_state=0, noisy_gating=False,
+                                  load_balancing=10.0, batch_size=7, learning_rate=0.5,
+                                  expert_hidden=3).fit(X, y)
+    for p, q in zip(_params(a), _params(b)):
+        assert_array_equal(p, q)

@@ -4,8 +4,9 @@ The EM engine (``skmoe._solvers._em``) is written once against it; a family
 only supplies its likelihood and its M-step.
 
 * ``estep_chunk(params, X1c, target_c, weight_c, logits, resp, log_norm,
-  gate_resid)``: fused E-step on a chunk of rows (a Numba kernel), writing
-  responsibilities, per-sample log-likelihoods and the gate residual.
+  gate_resid, gate_q)``: fused E-step on a chunk of rows (a Numba kernel),
+  writing responsibilities, per-sample log-likelihoods, the gate residual and
+  the per-row gate objective.
 * ``new_stats(n_columns)`` / ``accumulate(stats, params, X1c, target_c,
   soft_weight)``: additive sufficient statistics of one data pass at the
   current ``params`` (``soft_weight`` is ``w_i r_ik``). Being sums, they can
@@ -32,8 +33,10 @@ class ExpertFamily:
     def n_free_params(self, n_features):  # pragma: no cover - abstract
         raise NotImplementedError
 
-    def estep_chunk(self, params, X1c, target_c, weight_c, logits, resp, log_norm, gate_resid):
-        raise NotImplementedError  # pragma: no cover - abstract
+    def estep_chunk(
+        self, params, X1c, target_c, weight_c, logits, resp, log_norm, gate_resid, gate_q
+    ):  # pragma: no cover - abstract
+        raise NotImplementedError
 
     def new_stats(self, n_columns):  # pragma: no cover - abstract
         raise NotImplementedError

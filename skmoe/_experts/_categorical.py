@@ -72,7 +72,9 @@ class CategoricalExperts(ExpertFamily):
         _kernels.log_softmax_rows(flat, out)
         return out.reshape(n, self.n_experts, self.n_classes)
 
-    def estep_chunk(self, params, X1c, target_c, weight_c, logits, resp, log_norm, gate_resid):
+    def estep_chunk(
+        self, params, X1c, target_c, weight_c, logits, resp, log_norm, gate_resid, gate_q
+    ):
         expert_logits = self.logits(params, X1c)
         parallel = X1c.shape[0] * self.n_experts >= PARALLEL_MIN_CELLS
         kernel = (
@@ -82,7 +84,7 @@ class CategoricalExperts(ExpertFamily):
         )
         kernel(
             logits, expert_logits, target_c, self.n_classes, 0.0, weight_c, resp, log_norm,
-            gate_resid,
+            gate_resid, gate_q,
         )
 
     # -- sufficient statistics and M-step ----------------------------------

@@ -135,7 +135,9 @@ class GaussianExperts(ExpertFamily):
         K, m, q = coef.shape
         return self._inputs(X1) @ coef.reshape(K * m, q).T
 
-    def estep_chunk(self, params, X1c, target_c, weight_c, logits, resp, log_norm, gate_resid):
+    def estep_chunk(
+        self, params, X1c, target_c, weight_c, logits, resp, log_norm, gate_resid, gate_q
+    ):
         means = self.means(params, X1c)
         var = params["var"]
         inv_var = 1.0 / var
@@ -144,7 +146,10 @@ class GaussianExperts(ExpertFamily):
         kernel = (
             _kernels.estep_gaussian_rows_parallel if parallel else _kernels.estep_gaussian_rows
         )
-        kernel(logits, means, target_c, inv_var, log_const, weight_c, resp, log_norm, gate_resid)
+        kernel(
+            logits, means, target_c, inv_var, log_const, weight_c, resp, log_norm, gate_resid,
+            gate_q,
+        )
 
     # -- sufficient statistics and M-step ----------------------------------
 

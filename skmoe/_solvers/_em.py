@@ -83,11 +83,13 @@ def estep_pass(design, family, params, resp, log_norm, stats=None):
     Fills ``resp`` (n_samples, n_experts) and ``log_norm`` (n_samples,) in
     place, adds the experts' sufficient statistics into ``stats`` when given,
     and returns the gradient of the gate's expected complete-data
-    log-likelihood (without penalty), shape (n_experts, p).
+    log-likelihood (without penalty), shape (n_experts, p), and that
+    log-likelihood itself, ``sum_i w_i sum_k r_ik log g_ik``.
     """
     coef = params["gate"]
     n_experts, p = coef.shape
     grad = np.zeros_like(coef)
+    gate_q = 0.0
     width = n_experts * family.width + p
     weight = design.weight
     for sl in design.chunks(width):
@@ -95,14 +97,17 @@ def estep_pass(design, family, params, resp, log_norm, stats=None):
         target_c = design.target[sl]
         logits = Xc @ coef.T
         resid = np.empty_like(logits)
+        q_rows = np.empty(logits.shape[0])
         resp_c = resp[sl]
         family.estep_chunk(
-            params["experts"], Xc, target_c, weight[sl], logits, resp_c, log_norm[sl], resid
+            params["experts"], Xc, target_c, weight[sl], logits, resp_c, log_norm[sl], resid,
+            q_rows,
         )
         grad += resid.T @ Xc
+        gate_q += q_rows.sum()
         if stats is not None:
             family.accumulate(stats, params["experts"], Xc, target_c, resp_c * weight[sl, None])
-    return grad
+    return grad, gate_q
 
 
 def objective_parts(design, family, params, log_norm, gate_alpha):
@@ -167,7 +172,7 @@ def run_em(
     while True:
         t0 = time.perf_counter()
         stats = family.new_stats(design.n_columns)
-        grad = estep_pass(design, family, params, resp, log_norm, stats)
+        grad, gate_q = estep_pass(design, family, params, resp, log_norm, stats)
         ll, obj = objective_parts(design, family, params, log_norm, gate_alpha)
         timings["estep"] += time.perf_counter() - t0
         curve.append(ll)
@@ -185,7 +190,8 @@ def run_em(
         context = MStepContext(design, resp, family, params, gate_step.hessian_design)
         experts = family.mstep(stats, params["experts"], collapsed, context)
         t1 = time.perf_counter()
-        gate = gate_step.step(design, resp, params["gate"], grad, n_steps=gate_steps)
+        gate_q -= gate_penalty(params["gate"], gate_alpha)
+        gate = gate_step.step(design, resp, params["gate"], grad, gate_steps, q_current=gate_q)
         t2 = time.perf_counter()
         timings["expert_mstep"] += t1 - t0
         timings["gate_mstep"] += t2 - t1
