@@ -33,6 +33,14 @@ _CANDIDATE_ROWS_PER_PARAM = 40
 _GATE_STEPS_SHORT = 1
 _GATE_STEPS_SUBSAMPLE = 2
 _GATE_STEPS_FULL = 1
+#: Runs whose objectives differ by less than this (relative) are ties, broken
+#: by order, so that round-off cannot pick a relabelled twin.
+_TIE_RTOL = 1e-9
+
+
+def _better(value, best):
+    """``value`` beats ``best`` by more than a round-off tie."""
+    return value > best + _TIE_RTOL * max(abs(best), 1.0)
 
 
 _SHARED_PARAMS_DOC = """
@@ -222,7 +230,9 @@ class BaseMixtureOfExperts(BaseEstimator):
             if warm:
                 params = start
             else:
-                params = self._search_start(X, T, w, main, family, gate_main, small, int(start))
+                # in the small case the start search sees the canonical rows, so
+                # repeated rows and integer weights take the same path
+                params = self._search_start(*data, main, family, gate_main, small, int(start))
             timings["init"] += time.perf_counter() - t0
             result = run_em(
                 main,
@@ -234,8 +244,9 @@ class BaseMixtureOfExperts(BaseEstimator):
                 gate_alpha=self.gate_alpha,
                 gate_steps=gate_steps,
                 verbose=self.verbose,
+                report_shift=self._log_likelihood_shift(),
             )
-            if best is None or result.log_likelihood > best.log_likelihood:
+            if best is None or _better(result.log_likelihood, best.log_likelihood):
                 best = result
         for key, value in best.timings.items():
             timings[key] = value
@@ -244,7 +255,7 @@ class BaseMixtureOfExperts(BaseEstimator):
     def _canonical_design(self, X, T, w, max_rows, seed):
         """Design on a canonical (order-free, de-duplicated) subsample."""
         n_features = X.shape[1]
-        rows, rw = canonical_subsample([X, T], w, max_rows, seed)
+        rows, rw = canonical_subsample([X, T], w, max_rows, seed, self._hash_view)
         if rows.shape[0] < 2 * self.n_experts:
             rows, rw = canonical_subsample([X, T], w, np.inf, seed)
         return Design(
@@ -252,6 +263,22 @@ class BaseMixtureOfExperts(BaseEstimator):
             self._scaled_target(rows[:, n_features:]),
             rw,
         )
+
+    def _hash_view(self, block):
+        """What the subsample hash sees of raw ``[X, T]`` rows.
+
+        Standardised values rounded to 1e-6 of a standard deviation: the
+        selection is then the same for rescaled data, and round-off in the
+        scaling (e.g. from another row order) almost never changes it.
+        """
+        d = self.n_features_in_
+        out = np.empty_like(block)
+        self._scaler.transform(block[:, :d], out=out[:, :d])
+        out[:, d:] = self._target_for_hash(block[:, d:])
+        return np.round(out, 6) + 0.0
+
+    def _target_for_hash(self, T):
+        return T
 
     def _search_start(self, X, T, w, main, family, gate_main, small, seed):
         """Best of several short EM runs on a canonical subsample (see ``_init``).
@@ -263,7 +290,7 @@ class BaseMixtureOfExperts(BaseEstimator):
         rng = np.random.RandomState(seed)
         K = self.n_experts
         cand_rows = max(_CANDIDATE_ROWS, _CANDIDATE_ROWS_PER_PARAM * K * (X.shape[1] + 1))
-        if small and X.shape[0] <= cand_rows:
+        if small and main.n_samples <= cand_rows:
             cand, gate_cand = main, gate_main
         else:
             cand = self._canonical_design(X, T, w, cand_rows, seed)
@@ -284,8 +311,9 @@ class BaseMixtureOfExperts(BaseEstimator):
                 gate_steps=_GATE_STEPS_SHORT,
                 verbose=max(self.verbose - 1, 0),
                 label="start",
+                report_shift=self._log_likelihood_shift(),
             )
-            if best is None or result.objective > best.objective:
+            if best is None or _better(result.objective, best.objective):
                 best = result
         if not small:
             sub = self._canonical_design(X, T, w, _SUBSAMPLE_ROWS, seed)
@@ -300,6 +328,7 @@ class BaseMixtureOfExperts(BaseEstimator):
                 gate_steps=_GATE_STEPS_SUBSAMPLE,
                 verbose=max(self.verbose - 1, 0),
                 label="subsample",
+                report_shift=self._log_likelihood_shift(),
             )
         return best.params
 
@@ -326,7 +355,7 @@ class BaseMixtureOfExperts(BaseEstimator):
                 f"(last change of the mean log-likelihood above tol={self.tol}). "
                 "Increase max_iter or tol.",
                 ConvergenceWarning,
-                stacklevel=3,
+                stacklevel=4,
             )
         if result.collapsed.any():
             which = np.flatnonzero(result.collapsed).tolist()
@@ -335,7 +364,7 @@ class BaseMixtureOfExperts(BaseEstimator):
                 "with negligible gate probability and their parameters were frozen. "
                 "Consider fewer n_experts.",
                 UserWarning,
-                stacklevel=3,
+                stacklevel=4,
             )
 
     def _log_likelihood_shift(self):
@@ -368,8 +397,9 @@ class BaseMixtureOfExperts(BaseEstimator):
         """
         X = self._check_X(X)
         out = np.empty((X.shape[0], self.n_experts))
-        for sl, X1c in self._X1_chunks(X, self.n_experts):
-            out[sl] = gate_proba(X1c, self._params["gate"])
+        with numba_threads(self.n_jobs):
+            for sl, X1c in self._X1_chunks(X, self.n_experts):
+                out[sl] = gate_proba(X1c, self._params["gate"])
         return out
 
     def log_likelihood(self, X, y):

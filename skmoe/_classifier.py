@@ -186,7 +186,7 @@ class MixtureOfExpertsClassifier(ClassifierMixin, BaseMixtureOfExperts):
             if classes.shape[0] < 2:
                 raise ValueError(
                     "This solver needs samples of at least 2 classes in the data, but the "
-                    f"data contains only one class: {classes[0]!r}"
+                    f"data contains only one class: {np.asarray(classes[0]).tolist()!r}"
                 )
             self.classes_ = classes
         else:

@@ -132,7 +132,7 @@ class Design:
         return self._gram
 
 
-def canonical_subsample(columns, weight, max_rows, seed):
+def canonical_subsample(columns, weight, max_rows, seed, hash_view=None):
     """An order-free, duplication-consistent weighted subsample of rows.
 
     Rows are selected by a hash of their values (see
@@ -150,6 +150,10 @@ def canonical_subsample(columns, weight, max_rows, seed):
         Expected number of rows selected when ``n_samples > max_rows``.
     seed : int
         Seed mixed into the hash (unsigned 64-bit).
+    hash_view : callable or None
+        Maps a block of concatenated raw rows to the values that are hashed
+        (e.g. rounded standardised values, so that rescaled data select the
+        same rows); None hashes the raw values.
 
     Returns
     -------
@@ -166,7 +170,10 @@ def canonical_subsample(columns, weight, max_rows, seed):
         keep = np.empty(n, dtype=bool)
         hashes = np.empty(chunk_rows(n, width), dtype=np.uint64)
         for sl in iter_chunks(n, hashes.shape[0]):
-            block = np.ascontiguousarray(np.hstack([c[sl] for c in columns])) + 0.0
+            block = np.hstack([c[sl] for c in columns])
+            if hash_view is not None:
+                block = hash_view(block)
+            block = np.ascontiguousarray(block) + 0.0
             h = hashes[: block.shape[0]]
             with np.errstate(over="ignore"):  # wrap-around is the point (pure-Python mode)
                 _kernels.hash_rows(block.view(np.uint64), np.uint64(seed), h)

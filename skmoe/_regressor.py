@@ -209,6 +209,9 @@ class MixtureOfExpertsRegressor(RegressorMixin, BaseMixtureOfExperts):
     def _fit_target_scaling(self, T, w):
         self._y_scaler = Scaler(T, w)
 
+    def _target_for_hash(self, T):
+        return self._y_scaler.transform(T)
+
     def _scaled_target(self, T):
         return np.ascontiguousarray(self._y_scaler.transform(T))
 
@@ -300,8 +303,9 @@ class MixtureOfExpertsRegressor(RegressorMixin, BaseMixtureOfExperts):
         K, m = self.n_experts, self._n_outputs
         family = self._make_family()
         out = np.empty((X.shape[0], K, m))
-        for sl, X1c in self._X1_chunks(X, K * m):
-            out[sl] = self._expert_means(X1c, family).reshape(-1, K, m)
+        with numba_threads(self.n_jobs):
+            for sl, X1c in self._X1_chunks(X, K * m):
+                out[sl] = self._expert_means(X1c, family).reshape(-1, K, m)
         return out[:, :, 0] if self._y_ndim == 1 else out
 
     def sample_y(self, X, n_samples=1, random_state=None):

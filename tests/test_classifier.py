@@ -210,3 +210,19 @@ def test_em_objective_never_decreases(problem):
     values = np.asarray(values)
     assert np.all(np.diff(values) >= -1e-9 * max(1.0, np.abs(values).max()))
     assert np.all(np.isfinite(clf.predict_log_proba(X)))
+
+
+def test_alpha_matches_logistic_regression_for_binary_and_multiclass():
+    """One logistic expert with alpha = 1/C is LogisticRegression(C) on standardised X."""
+    for loader in (load_breast_cancer, load_iris):
+        X, y = loader(return_X_y=True)
+        X = StandardScaler().fit_transform(X)
+        clf = MixtureOfExpertsClassifier(n_experts=1, alpha=2.0, tol=1e-10, max_iter=500).fit(X, y)
+        lr = LogisticRegression(C=0.5, tol=1e-10, max_iter=10_000).fit(X, y)
+        coef = clf.expert_coef_[0]
+        if lr.coef_.shape[0] > 1:  # multinomial rows are defined up to a common shift
+            coef = coef - coef.mean(axis=0)
+            lr_coef = lr.coef_ - lr.coef_.mean(axis=0)
+        else:
+            lr_coef = lr.coef_
+        assert_allclose(coef, lr_coef, rtol=1e-3, atol=1e-4)

@@ -374,3 +374,29 @@ def test_sparse_only_parameters_are_inert_when_dense():
                                   expert_hidden=3).fit(X, y)
     for p, q in zip(_params(a), _params(b)):
         assert_array_equal(p, q)
+
+
+def test_invariances_when_the_start_search_subsamples():
+    """Above the candidate subsample size (5,000 canonical rows) the start
+    search hashes rows; rescaling, shuffling and repeating rows must not
+    change the model beyond round-off."""
+    X, y, _ = random_gated_linear(6000, 3, 3, seed=21)
+    est = MixtureOfExpertsRegressor(n_experts=3, random_state=0)
+    ref = clone(est).fit(X, y)
+    scaled = clone(est).fit(X * 1e-9 + 1e-8, y * 1e9 + 3e9)
+    assert_allclose(scaled.predict(X * 1e-9 + 1e-8), ref.predict(X) * 1e9 + 3e9, rtol=1e-7)
+    counts = np.random.RandomState(0).randint(1, 4, size=3000)
+    weighted = clone(est).fit(X[:3000], y[:3000], sample_weight=counts)
+    repeated = clone(est).fit(np.repeat(X[:3000], counts, axis=0), np.repeat(y[:3000], counts))
+    for a, b in zip(_params(weighted), _params(repeated)):
+        assert_allclose(a, b, rtol=1e-8, atol=1e-10)
+
+
+def test_row_order_above_the_subsample_size():
+    X, y, _ = random_gated_linear(25_000, 2, 3, seed=22)
+    est = MixtureOfExpertsRegressor(n_experts=2, random_state=0)
+    ref = clone(est).fit(X, y)
+    perm = np.random.RandomState(3).permutation(len(X))
+    shuffled = clone(est).fit(X[perm], y[perm])
+    for a, b in zip(_params(ref), _params(shuffled)):
+        assert_allclose(a, b, rtol=1e-6, atol=1e-9)

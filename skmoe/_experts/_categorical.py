@@ -44,7 +44,12 @@ class CategoricalExperts(ExpertFamily):
         self.n_experts = n_experts
         self.n_classes = n_classes
         self.linear = linear
-        self.alpha = float(alpha) if linear else 0.0
+        # Internally each expert has one centred row per class. With two
+        # classes the reported coefficient is the log-odds b = B[1] - B[0] and
+        # ||B||^2 = ||b||^2 / 2, so the penalty is doubled to make it
+        # alpha / 2 ||b||^2, as in LogisticRegression(C=1 / alpha).
+        scale = 2.0 if n_classes == 2 else 1.0
+        self.alpha = scale * float(alpha) if linear else 0.0
         self.width = n_classes
 
     def _q(self, n_columns):

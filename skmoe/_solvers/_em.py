@@ -130,6 +130,7 @@ def run_em(
     gate_steps=1,
     verbose=0,
     label="EM",
+    report_shift=0.0,
 ):
     """Run EM from ``params`` until the mean log-likelihood changes by < ``tol``.
 
@@ -150,6 +151,8 @@ def run_em(
     verbose : int
     label : str
         Prefix of progress lines.
+    report_shift : float
+        Added to log-likelihoods in progress lines (the user's units).
 
     Returns
     -------
@@ -178,7 +181,10 @@ def run_em(
         curve.append(ll)
         objective_curve.append(obj)
         if verbose >= 2:
-            print(f"[{label}] iteration {n_iter:4d}  mean log-likelihood {ll: .8f}")
+            print(
+                f"[{label}] iteration {n_iter:4d}  "
+                f"mean log-likelihood {ll + report_shift: .8f}"
+            )
         if previous is not None and abs(ll - previous) < tol:
             converged = True
             break
@@ -201,7 +207,10 @@ def run_em(
     timings["total_em"] = time.perf_counter() - t_start
     if verbose >= 1:
         state = "converged" if converged else "stopped"
-        print(f"[{label}] {state} after {n_iter} iterations: mean log-likelihood {curve[-1]:.6f}")
+        print(
+            f"[{label}] {state} after {n_iter} iterations: "
+            f"mean log-likelihood {curve[-1] + report_shift:.6f}"
+        )
     final_collapsed = stats["n"] <= COLLAPSE_SHARE * design.total_weight
     return EMResult(
         params=params,
