@@ -97,10 +97,13 @@ class MixtureOfExpertsClassifier(ClassifierMixin, BaseMixtureOfExperts):
     Notes
     -----
     EM maximises ``sum_i w_i log p(y_i | x_i) - gate_alpha/2 ||W_g||^2 -
-    alpha/2 sum_k ||B_k||^2`` on standardised features. Each M-step takes,
-    for the gate and for every expert, the better of a Böhning bound step
-    and a Newton step (both weighted multinomial logistic regressions), so
-    the objective never decreases, also on separable data.
+    alpha/2 sum_k ||B_k||^2`` on standardised features (for two classes
+    ``B_k`` is the log-odds vector, as in ``LogisticRegression``). Each
+    M-step is a weighted multinomial logistic regression for the gate and
+    for every expert, and takes a Böhning bound step or a Newton step,
+    whichever is better (the gate: the Newton step whenever it does not lower
+    the objective), so the objective never decreases, also on separable
+    data.
 
     References
     ----------

@@ -108,11 +108,13 @@ class MixtureOfExpertsRegressor(RegressorMixin, BaseMixtureOfExperts):
     standard deviation; reported parameters are converted back). The E-step
     computes responsibilities in log space; the experts' M-step is exact
     (weighted ridge, ``s2_k = (RSS_k + alpha ||A_k||^2) / N_k`` floored at
-    ``1e-6`` times the variance of ``y``); the gate's M-step is a Böhning
-    bound step, which never lowers the objective. Each restart searches
-    several starting partitions with short EM runs on a hashed, de-duplicated
-    subsample (independent of row order and of duplication versus integer
-    weights) before running EM on all the data.
+    ``1e-6`` times the variance of ``y``); the gate's M-step takes a Newton
+    step if it does not lower the gate's objective and otherwise a Böhning
+    bound step, which never does. Each restart searches several starting
+    partitions with short EM runs on a hashed, de-duplicated subsample
+    (independent of row order, of rescaling, and, up to 20,000 rows, of
+    duplicated rows versus integer weights) before running EM on all the
+    data.
 
     The model is a dense ensemble: prediction evaluates every expert.
 

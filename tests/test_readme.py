@@ -1,4 +1,4 @@
-"""The README's Python snippets run and print what the README says they print."""
+"""The Python snippets of the README and docs/ run and print what they say they print."""
 
 import pathlib
 import re
@@ -7,11 +7,16 @@ import sys
 
 import pytest
 
-README = pathlib.Path(__file__).resolve().parents[1] / "README.md"
-BLOCKS = re.findall(r"```python\n(.*?)```", README.read_text(), re.S)
+ROOT = pathlib.Path(__file__).resolve().parents[1]
+DOCUMENTS = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
+BLOCKS, IDS = [], []
+for doc in DOCUMENTS:
+    for i, block in enumerate(re.findall(r"```python\n(.*?)```", doc.read_text(), re.S)):
+        BLOCKS.append(block)
+        IDS.append(f"{doc.stem}-{i}")
 
 
-@pytest.mark.parametrize("block", BLOCKS, ids=[f"snippet{i}" for i in range(len(BLOCKS))])
+@pytest.mark.parametrize("block", BLOCKS, ids=IDS)
 def test_readme_snippet(block):
     expected = [line[2:] for line in block.splitlines() if line.startswith("# ")]
     result = subprocess.run([sys.executable, "-c", block], capture_output=True, text=True,
