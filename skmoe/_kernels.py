@@ -21,10 +21,10 @@ of the gate's expected complete-data log-likelihood.
 import os
 
 # OpenMP worker threads spin after each parallel region by default. Between
-# our short kernels the main thread runs Python and BLAS, and on a busy
-# 2-core machine the spinning made a 100,000-row fit 5-9x slower (see
-# benchmarks/README.md). Passive waiting costs nothing measurable here. Set
-# before numba starts its OpenMP pool; a user's own setting wins.
+# our short kernels the main thread runs Python, and with another process on
+# one of 2 cores the spinning made a 100,000-row fit 1.7x slower; passive
+# waiting cost about 7% on an idle machine (benchmarks/bench_threads.py).
+# Set before numba starts its OpenMP pool; a user's own setting wins.
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 import numba  # noqa: E402
