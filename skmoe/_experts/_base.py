@@ -29,6 +29,17 @@ class ExpertFamily:
     """Base class of expert families (documentation of the protocol)."""
 
     kind = None
+    #: ``True``: experts use all design columns; ``False``: intercept only
+    #: (constant experts). Set per instance by the families.
+    linear = True
+
+    def _q(self, n_columns):
+        """Design columns an expert uses."""
+        return n_columns if self.linear else 1
+
+    def _inputs(self, X1):
+        """The expert's view of the design matrix."""
+        return X1 if self.linear else X1[:, :1]
 
     def n_free_params(self, n_features):  # pragma: no cover - abstract
         raise NotImplementedError

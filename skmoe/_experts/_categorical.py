@@ -52,12 +52,6 @@ class CategoricalExperts(ExpertFamily):
         self.alpha = scale * float(alpha) if linear else 0.0
         self.width = n_classes
 
-    def _q(self, n_columns):
-        return n_columns if self.linear else 1
-
-    def _inputs(self, X1):
-        return X1 if self.linear else X1[:, :1]
-
     def n_free_params(self, n_features):
         q = n_features + 1 if self.linear else 1
         return self.n_experts * (self.n_classes - 1) * q

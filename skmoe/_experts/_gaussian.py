@@ -117,12 +117,6 @@ class GaussianExperts(ExpertFamily):
 
     # -- shapes -------------------------------------------------------------
 
-    def _q(self, n_columns):
-        return n_columns if self.linear else 1
-
-    def _inputs(self, X1):
-        return X1 if self.linear else X1[:, :1]
-
     def n_free_params(self, n_features):
         q = n_features + 1 if self.linear else 1
         return self.n_experts * self.n_outputs * (q + 1)
