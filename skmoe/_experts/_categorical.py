@@ -103,6 +103,11 @@ class CategoricalExperts(ExpertFamily):
         Xq = np.ascontiguousarray(self._inputs(X1c))
         no_y = np.empty((X1c.shape[0], 0))
         accumulate_moments(Xq, q, soft_weight, no_y, stats["flat"], stats["n"])
+        stats["grad"] += self._coef_grad(params, X1c, target_c, soft_weight)
+
+    def _coef_grad(self, params, X1c, target_c, soft_weight):
+        """``sum_i v_ik (onehot(y_i) - p_k(x_i)) x_i^T``, shape (K, C, q)."""
+        Xq = self._inputs(X1c)
         n = X1c.shape[0]
         K, C = self.n_experts, self.n_classes
         if params is None:
@@ -114,7 +119,7 @@ class CategoricalExperts(ExpertFamily):
         resid = -prob.reshape(n, K, C)
         resid[np.arange(n), :, target_c] += 1.0
         resid *= soft_weight[:, :, None]
-        stats["grad"] += (resid.reshape(n, K * C).T @ Xq).reshape(K, C, q)
+        return (resid.reshape(n, K * C).T @ Xq).reshape(K, C, Xq.shape[1])
 
     def gram(self, stats):
         q = stats["q"]
@@ -156,6 +161,27 @@ class CategoricalExperts(ExpertFamily):
                     stats["grad"][k],
                 )
         return {"coef": coef}
+
+    # -- gradient of the log-likelihood (for the gradient solvers) ----------
+
+    grad_keys = ("coef",)
+
+    def to_free(self, params):
+        return {"coef": params["coef"]}
+
+    def from_free(self, free):
+        return {"coef": free["coef"]}
+
+    def loglik_grad(self, params, X1c, target_c, soft_weight):
+        """Gradient of ``sum_i sum_k v_ik log p_k(y_i | x_i)`` in ``coef``."""
+        return {"coef": self._coef_grad(params, X1c, target_c, soft_weight)}
+
+    def penalty_grad(self, params):
+        coef = params["coef"]
+        grad = np.zeros_like(coef)
+        if self.linear and self.alpha > 0.0:
+            grad[:, :, 1:] = self.alpha * coef[:, :, 1:]
+        return {"coef": grad}
 
     def penalty(self, params):
         if not self.linear or self.alpha == 0.0:

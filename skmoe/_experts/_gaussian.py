@@ -196,6 +196,42 @@ class GaussianExperts(ExpertFamily):
             var[k] = np.maximum(rss_pen / max(nk, 1e-300), self.var_floor)
         return {"coef": coef, "var": var}
 
+    # -- gradient of the log-likelihood (for the gradient solvers) ----------
+
+    grad_keys = ("coef", "log_var")
+
+    def to_free(self, params):
+        """Unconstrained parameters: the variance in log space."""
+        return {"coef": params["coef"], "log_var": np.log(params["var"])}
+
+    def from_free(self, free):
+        var = np.maximum(np.exp(free["log_var"]), self.var_floor)
+        return {"coef": free["coef"], "var": var}
+
+    def loglik_grad(self, params, X1c, target_c, soft_weight):
+        """Gradient of ``sum_i sum_k v_ik log p_k(y_i | x_i)`` in the free parameters."""
+        K, m = self.n_experts, self.n_outputs
+        Xq = self._inputs(X1c)
+        n = X1c.shape[0]
+        mu = self.means(params, X1c).reshape(n, K, m)
+        var = params["var"]
+        diff = target_c[:, None, :] - mu
+        scaled = soft_weight[:, :, None] * diff / var
+        grad_coef = (scaled.reshape(n, K * m).T @ Xq).reshape(K, m, Xq.shape[1])
+        grad_log_var = 0.5 * np.einsum("nk,nkm->km", soft_weight, diff * diff / var - 1.0)
+        return {"coef": grad_coef, "log_var": grad_log_var}
+
+    def penalty_grad(self, params):
+        """Gradient of :meth:`penalty` in the free parameters."""
+        coef, var = params["coef"], params["var"]
+        grad_coef = np.zeros_like(coef)
+        grad_log_var = np.zeros_like(var)
+        if self.linear and self.alpha > 0.0:
+            slopes = coef[:, :, 1:]
+            grad_coef[:, :, 1:] = self.alpha * slopes / var[:, :, None]
+            grad_log_var = -0.5 * self.alpha * np.sum(slopes**2, axis=2) / var
+        return {"coef": grad_coef, "log_var": grad_log_var}
+
     def penalty(self, params):
         if not self.linear or self.alpha == 0.0:
             return 0.0
