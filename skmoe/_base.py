@@ -16,6 +16,7 @@ from ._data import Design, Scaler, canonical_subsample, chunk_rows, design_matri
 from ._gate import GateMStep, gate_proba
 from ._init import initial_resp, params_from_resp
 from ._solvers._em import estep_pass, run_em
+from ._solvers._lbfgs import run_lbfgs
 from ._threads import numba_threads
 
 #: Up to this many (weighted, de-duplicated) rows, EM runs on the canonical
@@ -53,9 +54,11 @@ _SHARED_PARAMS_DOC = """
         version; setting it raises ``ValueError``.
 
     solver : {"auto", "em", "lbfgs", "adam"}, default="auto"
-        Fitting method. ``"auto"`` and ``"em"`` run expectation-maximisation.
-        Other solvers are not available in this version; choosing one raises
-        ``ValueError`` naming the supported ones.
+        Fitting method. ``"auto"`` and ``"em"`` run expectation-maximisation;
+        ``"lbfgs"`` minimises the same penalised objective by full-batch
+        L-BFGS (scipy) from the same start search, with exact gradients
+        (expert variances in log space). ``"adam"`` is not available in this
+        version (``ValueError`` naming the supported solvers).
 
     noisy_gating : bool, default=True
         Noise on the gate logits while training (sparse only; no effect on a
@@ -234,18 +237,30 @@ class BaseMixtureOfExperts(BaseEstimator):
                 # repeated rows and integer weights take the same path
                 params = self._search_start(*data, main, family, gate_main, small, int(start))
             timings["init"] += time.perf_counter() - t0
-            result = run_em(
-                main,
-                family,
-                gate_main,
-                params,
-                max_iter=self.max_iter,
-                tol=self.tol,
-                gate_alpha=self.gate_alpha,
-                gate_steps=gate_steps,
-                verbose=self.verbose,
-                report_shift=self._log_likelihood_shift(),
-            )
+            if self._solver == "lbfgs":
+                result = run_lbfgs(
+                    main,
+                    family,
+                    params,
+                    max_iter=self.max_iter,
+                    tol=self.tol,
+                    gate_alpha=self.gate_alpha,
+                    verbose=self.verbose,
+                    report_shift=self._log_likelihood_shift(),
+                )
+            else:
+                result = run_em(
+                    main,
+                    family,
+                    gate_main,
+                    params,
+                    max_iter=self.max_iter,
+                    tol=self.tol,
+                    gate_alpha=self.gate_alpha,
+                    gate_steps=gate_steps,
+                    verbose=self.verbose,
+                    report_shift=self._log_likelihood_shift(),
+                )
             if best is None or _better(result.log_likelihood, best.log_likelihood):
                 best = result
         for key, value in best.timings.items():
@@ -351,7 +366,8 @@ class BaseMixtureOfExperts(BaseEstimator):
         self._export_params(params)
         if not result.converged:
             warnings.warn(
-                f"EM did not converge in max_iter={self.max_iter} iterations "
+                f"{'L-BFGS' if self._solver == 'lbfgs' else 'EM'} did not converge in "
+                f"max_iter={self.max_iter} iterations "
                 f"(last change of the mean log-likelihood above tol={self.tol}). "
                 "Increase max_iter or tol.",
                 ConvergenceWarning,

@@ -104,6 +104,8 @@ class MixtureObjective:
                     grad_free[key] += part[key]
         penalty = gate_penalty(gate, self.gate_alpha) + family.penalty(params["experts"])
         value = -(total_ll - penalty) / self.total_weight
+        #: mean log-likelihood at the last evaluation (for progress curves)
+        self.last_loglik = total_ll / self.total_weight
         grad_gate[:, 1:] -= self.gate_alpha * gate[:, 1:]
         pen_grad = family.penalty_grad(params["experts"])
         grads = {"gate": -grad_gate / self.total_weight}

@@ -7,7 +7,7 @@ from sklearn.utils.validation import _check_sample_weight
 #: capability adds itself here; the messages below are built from this table
 #: so they always name what a user can actually choose.
 _SUPPORTED = {
-    ("dense", "builtin"): ("em",),
+    ("dense", "builtin"): ("em", "lbfgs"),
     ("dense", "mlp"): (),
     ("dense", "estimator"): (),
     ("sparse", "builtin"): (),

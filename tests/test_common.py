@@ -12,6 +12,8 @@ CONFIGURATIONS = [
     MixtureOfExpertsRegressor(n_experts=2, init="random", n_init=2, alpha=0.0, gate_alpha=0.0),
     # noisy_gating / load_balancing are inert when dense
     MixtureOfExpertsRegressor(n_experts=2, noisy_gating=False, load_balancing=0.5, max_iter=5),
+    MixtureOfExpertsRegressor(n_experts=2, solver="lbfgs"),
+    MixtureOfExpertsClassifier(n_experts=2, solver="lbfgs"),
     MixtureOfExpertsClassifier(n_experts=2),
     MixtureOfExpertsClassifier(n_experts=3, expert="constant"),
     MixtureOfExpertsClassifier(n_experts=1),

@@ -320,7 +320,6 @@ Y_OK = np.random.RandomState(1).normal(size=20)
         ({"n_experts": 3, "top_k": 3}, X_OK, Y_OK, {}, ValueError, "top_k=3.*n_experts=3"),
         ({"n_experts": 3, "top_k": 5}, X_OK, Y_OK, {}, ValueError, "top_k=5.*n_experts=3"),
         ({"n_experts": 3, "top_k": 1}, X_OK, Y_OK, {}, ValueError, "top_k=1"),
-        ({"solver": "lbfgs"}, X_OK, Y_OK, {}, ValueError, "solver='em'"),
         ({"solver": "adam"}, X_OK, Y_OK, {}, ValueError, "solver='em'"),
         ({"expert": "mlp"}, X_OK, Y_OK, {}, ValueError, "expert='mlp'"),
         ({"expert": "logistic"}, X_OK, Y_OK, {}, ValueError, "classifier expert"),
