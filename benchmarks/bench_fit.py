@@ -34,6 +34,7 @@ import sys
 import time
 
 import _common  # noqa: F401  (sets sys.path)
+import numpy as np
 from _common import (
     environment_lines,
     fmt,
@@ -46,8 +47,6 @@ from _common import (
 )
 from _data import make_moe_regression, true_log_likelihood
 from numpy_em import numpy_em
-
-import numpy as np
 
 D = 10
 MEM_TAG = "MEMORY_JSON "

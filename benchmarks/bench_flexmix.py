@@ -31,6 +31,7 @@ import tempfile
 import time
 
 import _common  # noqa: F401  (sets sys.path)
+import numpy as np
 from _common import (
     BENCH_DIR,
     environment_lines,
@@ -43,8 +44,6 @@ from _common import (
 )
 from _data import make_moe_regression, true_log_likelihood
 from numpy_em import numpy_em
-
-import numpy as np
 
 D = 10
 R_SCRIPT = os.path.join(BENCH_DIR, "bench_flexmix.R")

@@ -50,12 +50,12 @@ def main():
         nk = np.zeros(K)
         _kernels.gaussian_stats_rows(X[:100], p, v[:100], y[:100], flat, nk)  # compile
 
-        def numba_stats():
+        def numba_stats(X=X, p=p, v=v, y=y, flat=flat, nk=nk):
             flat[:] = 0.0
             nk[:] = 0.0
             _kernels.gaussian_stats_rows(X, p, v, y, flat, nk)
 
-        def blas_stats():
+        def blas_stats(X=X, v=v, y=y):
             for k in range(K):
                 Xw = X * v[:, k : k + 1]
                 Xw.T @ X

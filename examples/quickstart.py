@@ -193,7 +193,7 @@ else:
     ax_top.fill_between(grid[:, 0], mean - 2 * std, mean + 2 * std, color="k", alpha=0.12,
                         label="± 2 std")
     ax_top.plot(grid[:, 0], mean, "k-", lw=2, label="mixture mean")
-    for color, k in zip(colors, order):
+    for color, k in zip(colors, order, strict=False):
         ax_top.plot(grid[:, 0], experts[:, k], "--", color=color, lw=1.5,
                     label=f"expert {k}: y = {moe1.expert_coef_[k, 0]:.2f} x "
                           f"{moe1.expert_intercept_[k]:+.2f}")

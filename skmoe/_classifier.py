@@ -12,7 +12,7 @@ from ._threads import numba_threads
 
 
 class MixtureOfExpertsClassifier(ClassifierMixin, BaseMixtureOfExperts):
-    __doc__ = f"""Mixture of experts for classification (Jacobs et al. 1991; Jordan and Jacobs 1994).
+    __doc__ = f"""Mixture of experts for classification (Jacobs et al. 1991; Jordan & Jacobs 1994).
 
     A softmax gate ``g(x) = softmax(W_g x + b_g)`` says where each of
     ``n_experts`` classifier experts is trusted, and the model is the mixture

@@ -4,8 +4,7 @@ from numbers import Integral
 
 import numpy as np
 from sklearn.base import RegressorMixin
-from sklearn.utils import check_random_state
-from sklearn.utils import check_scalar
+from sklearn.utils import check_random_state, check_scalar
 
 from . import _kernels
 from ._base import _SHARED_PARAMS_DOC, BaseMixtureOfExperts

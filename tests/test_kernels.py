@@ -40,7 +40,7 @@ def test_estep_gaussian_matches_reference(n, K, m):
     expected = reference.estep_gaussian_rows(*args)
     serial = _run_estep(_kernels.estep_gaussian_rows, *args)
     parallel = _run_estep(_kernels.estep_gaussian_rows_parallel, *args)
-    for got, want, par in zip(serial, expected, parallel):
+    for got, want, par in zip(serial, expected, parallel, strict=False):
         assert_allclose(got, want, rtol=1e-10, atol=1e-12)
         assert_array_equal(got, par)  # bit for bit
 
@@ -75,7 +75,7 @@ def test_estep_categorical_matches_reference(n, K, C, prob_floor):
     expected = reference.estep_categorical_rows(*args)
     serial = _run_estep(_kernels.estep_categorical_rows, *args)
     parallel = _run_estep(_kernels.estep_categorical_rows_parallel, *args)
-    for got, want, par in zip(serial, expected, parallel):
+    for got, want, par in zip(serial, expected, parallel, strict=False):
         assert_allclose(got, want, rtol=1e-10, atol=1e-12)
         assert_array_equal(got, par)
 
@@ -153,9 +153,9 @@ def test_gaussian_stats_rows(n, q, K, m):
         flat, nk = np.zeros((K, length)), np.zeros(K)
         kernel(X, q, sw, y, flat, nk)
         outs.append((flat, nk))
-    for got, want in zip(outs[0], reference.gaussian_stats_rows(X, q, sw, y)):
+    for got, want in zip(outs[0], reference.gaussian_stats_rows(X, q, sw, y), strict=False):
         assert_allclose(got, want, rtol=1e-10, atol=1e-10)
-    for a, b in zip(*outs):
+    for a, b in zip(*outs, strict=False):
         assert_array_equal(a, b)
 
 

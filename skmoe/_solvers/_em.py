@@ -64,7 +64,8 @@ class MStepContext:
         stride = stride_fn(hd.n_samples, n_classes, q)
         if hd is self.design:
             return _Rows(hd.X1[::stride], hd.weight[::stride], self.resp[::stride])
-        thin = Design(hd.X1[::stride].copy(), hd.target[::stride].copy(), hd.weight[::stride].copy())
+        rows = slice(None, None, stride)
+        thin = Design(hd.X1[rows].copy(), hd.target[rows].copy(), hd.weight[rows].copy())
         resp = np.empty((thin.n_samples, self._params["gate"].shape[0]))
         estep_pass(thin, self._family, self._params, resp, np.empty(thin.n_samples))
         return _Rows(thin.X1, thin.weight, resp)
