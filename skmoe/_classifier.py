@@ -214,8 +214,12 @@ class MixtureOfExpertsClassifier(ClassifierMixin, BaseMixtureOfExperts):
         )
 
     def _cluster_features(self, design):
-        onehot = design.onehot(len(self.classes_))
-        return onehot * np.sqrt(max(design.n_columns - 1, 1) / 2.0)
+        # Light weight on the labels: the k-means partitions then follow
+        # regions of X (where the gate switches) more than the classes. On
+        # 8 data sets from benchmarks/_data_classifier.py (K=4, C=3, d=10,
+        # 2e4 rows) a weight of 0.3 reached the generating model's optimum
+        # on 7, the former sqrt(d/2) on none of the 3 tried.
+        return design.onehot(len(self.classes_)) * 0.3
 
     def _export_params(self, params):
         self._export_gate(params["gate"])
