@@ -37,7 +37,7 @@ from _common import (
     warmup_fit,
 )
 from _data_classifier import make_moe_classification, true_log_likelihood_classification
-from bench_em import SPLIT_KEYS, _ms_cell, _split_cell, _summarise
+from bench_em import SPLIT_KEYS, _ms_cell, _split_cell, _summarise, time_skmoe
 from numpy_em_classifier import numpy_em_classifier
 
 N_FEATURES = 10
@@ -63,32 +63,6 @@ def time_numpy(X, y, K, C, max_iter, repeats, lse):
         split = {k: 1e3 * t[k] / it for k in SPLIT_KEYS}
         runs.append((1e3 * t["total_em"] / it, split, {"init_s": t["init"], "n_iter": it}))
     return _summarise(runs)
-
-
-def time_skmoe(Est, X, y, K, max_iter, repeats):
-    runs = []
-    note = None
-    for _ in range(repeats):
-        est = Est(n_experts=K, max_iter=max_iter, tol=0, random_state=0)
-        t0 = time.perf_counter()
-        with quiet_fit():
-            est.fit(X, y)
-        wall = time.perf_counter() - t0
-        timings = getattr(est, "_timings_", None)
-        it = getattr(est, "n_iter_", None)
-        if not timings or "total_em" not in timings or not it:
-            note = "skmoe estimator has no _timings_['total_em'] / n_iter_"
-            runs.append(None)
-            continue
-        split = {k: (1e3 * timings[k] / it if k in timings else None) for k in SPLIT_KEYS}
-        runs.append(
-            (
-                1e3 * timings["total_em"] / it,
-                split,
-                {"init_s": timings.get("init"), "n_iter": int(it), "fit_wall_s": wall},
-            )
-        )
-    return _summarise(runs), note
 
 
 # -- time-to-quality -----------------------------------------------------------

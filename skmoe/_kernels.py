@@ -424,13 +424,6 @@ def softmax_rows(logits, out):
         _softmax_row(logits, out, i)
 
 
-@_jit(parallel=True)
-def softmax_rows_parallel(logits, out):
-    """Threaded twin of :func:`softmax_rows`."""
-    for i in numba.prange(logits.shape[0]):
-        _softmax_row(logits, out, i)
-
-
 @_jit()
 def _log_softmax_row(logits, out, i):
     n = logits.shape[1]

@@ -170,17 +170,17 @@ def test_row_order_and_duplication_do_not_matter():
     ref = clone(est).fit(X, y)
     perm = np.random.RandomState(1).permutation(len(X))
     shuffled = clone(est).fit(X[perm], y[perm])
-    for a, b in zip(_params(ref), _params(shuffled), strict=False):
+    for a, b in zip(_params(ref), _params(shuffled), strict=True):
         assert_array_equal(a, b)
     counts = np.random.RandomState(2).randint(0, 4, size=len(X))
     weighted = clone(est).fit(X, y, sample_weight=counts)
     repeated = clone(est).fit(np.repeat(X, counts, axis=0), np.repeat(y, counts))
-    for a, b in zip(_params(weighted), _params(repeated), strict=False):
+    for a, b in zip(_params(weighted), _params(repeated), strict=True):
         assert_allclose(a, b, rtol=1e-9, atol=1e-12)
     # a zero weight is the same as an absent row
     kept = counts > 0
     absent = clone(est).fit(X[kept], y[kept], sample_weight=counts[kept])
-    for a, b in zip(_params(weighted), _params(absent), strict=False):
+    for a, b in zip(_params(weighted), _params(absent), strict=True):
         assert_array_equal(a, b)
 
 
@@ -192,7 +192,7 @@ def test_deterministic_across_runs_and_n_jobs(n_samples):
         for n_jobs in (1, 2, 1)
     ]
     for other in fits[1:]:
-        for a, b in zip(_params(fits[0]), _params(other), strict=False):
+        for a, b in zip(_params(fits[0]), _params(other), strict=True):
             assert_array_equal(a, b)
         assert_array_equal(fits[0].predict(X[:50]), other.predict(X[:50]))
 
@@ -373,7 +373,7 @@ def test_sparse_only_parameters_are_inert_when_dense():
     b = MixtureOfExpertsRegressor(n_experts=2, random_state=0, noisy_gating=False,
                                   load_balancing=10.0, batch_size=7, learning_rate=0.5,
                                   expert_hidden=3).fit(X, y)
-    for p, q in zip(_params(a), _params(b), strict=False):
+    for p, q in zip(_params(a), _params(b), strict=True):
         assert_array_equal(p, q)
 
 
@@ -389,7 +389,7 @@ def test_invariances_when_the_start_search_subsamples():
     counts = np.random.RandomState(0).randint(1, 4, size=3000)
     weighted = clone(est).fit(X[:3000], y[:3000], sample_weight=counts)
     repeated = clone(est).fit(np.repeat(X[:3000], counts, axis=0), np.repeat(y[:3000], counts))
-    for a, b in zip(_params(weighted), _params(repeated), strict=False):
+    for a, b in zip(_params(weighted), _params(repeated), strict=True):
         assert_allclose(a, b, rtol=1e-8, atol=1e-10)
 
 
@@ -399,5 +399,5 @@ def test_row_order_above_the_subsample_size():
     ref = clone(est).fit(X, y)
     perm = np.random.RandomState(3).permutation(len(X))
     shuffled = clone(est).fit(X[perm], y[perm])
-    for a, b in zip(_params(ref), _params(shuffled), strict=False):
+    for a, b in zip(_params(ref), _params(shuffled), strict=True):
         assert_allclose(a, b, rtol=1e-6, atol=1e-9)
