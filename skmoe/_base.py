@@ -15,6 +15,8 @@ from . import _validation
 from ._data import Design, Scaler, canonical_subsample, chunk_rows, design_matrix, iter_chunks
 from ._gate import GateMStep, gate_proba
 from ._init import initial_resp, params_from_resp
+from ._objective import MixtureObjective
+from ._solvers._adam import AdamState, adam_pass, run_adam
 from ._solvers._em import estep_pass, run_em
 from ._solvers._lbfgs import run_lbfgs
 from ._threads import numba_threads
@@ -189,13 +191,93 @@ class BaseMixtureOfExperts(BaseEstimator):
         T = np.ascontiguousarray(T)
 
         with numba_threads(self.n_jobs):
-            result, timings = self._fit_em(X, T, w, warm)
+            result, timings = self._fit_solver(X, T, w, warm)
         timings["total"] = time.perf_counter() - t_start
         self._timings_ = timings
+        self._adam_state = getattr(result, "adam_state", None)
+        self._partial_rng = None
+        self._seen_weight = float(w.sum())
         self._finish_fit(result)
         return self
 
-    def _fit_em(self, X, T, w, warm):
+    def _partial_fit_available(self):
+        if not isinstance(self.expert, str):
+            raise AttributeError(
+                "partial_fit is not available with estimator-instance experts, which are "
+                "fitted by EM only; use fit."
+            )
+        return True
+
+    def _partial_fit(self, X, y, sample_weight, classes):
+        """One pass of mini-batch Adam over ``(X, y)`` (see ``partial_fit``)."""
+        first = not hasattr(self, "_params")
+        X, y = validate_data(self, X, y, reset=first, dtype=np.float64, **self._validate_y_kwargs)
+        self._check_expert()
+        _validation.check_top_k(self.top_k, self.n_experts)
+        _validation.check_partial_fit(self)
+        T = self._partial_fit_target(y, classes, first)
+        w = _validation.check_sample_weight(sample_weight, X)
+        positive = w > 0
+        if not positive.all():
+            X, T, w = X[positive], T[positive], w[positive]
+        if first:
+            _validation.check_n_samples(X.shape[0], self.n_experts, not positive.all())
+        X = np.ascontiguousarray(X)
+        T = np.ascontiguousarray(T)
+        if getattr(self, "_partial_rng", None) is None:
+            self._partial_rng = check_random_state(self.random_state)
+        rng = self._partial_rng
+        with numba_threads(self.n_jobs):
+            if first:
+                self._solver = "adam"
+                self._scaler = Scaler(X, w)
+                self._fit_target_scaling(T, w)
+                rows, rw = canonical_subsample([X, T], w, _SUBSAMPLE_ROWS, 0, self._hash_view)
+                d = X.shape[1]
+                data = (rows[:, :d], rows[:, d:], rw)
+                start = Design(design_matrix(data[0], self._scaler),
+                               self._scaled_target(data[1]), data[2])
+                family = self._make_family()
+                gate = GateMStep(start, self.gate_alpha, self.n_experts)
+                seed = int(rng.randint(np.iinfo(np.int32).max))
+                self._params = self._initial_params(data, start, family, gate, True, seed)
+                self._seen_weight = 0.0
+                self._adam_state = None
+                self.n_iter_ = 0
+                self.log_likelihood_curve_ = np.empty(0)
+                self.objective_curve_ = np.empty(0)
+            family = self._make_family()
+            design = Design(design_matrix(X, self._scaler), self._scaled_target(T), w)
+            self._seen_weight += design.total_weight
+            objective = MixtureObjective(None, family, self.gate_alpha, self._seen_weight)
+            like = self._params
+            theta = objective.pack(like)
+            lower = objective.lower_bounds(like)
+            if lower is not None:
+                np.maximum(theta, lower, out=theta)
+            state = self._adam_state
+            if state is None or state.m.shape != theta.shape:
+                state = AdamState.fresh(theta.shape[0])
+            ll_sum, w_sum, load = adam_pass(
+                objective, theta, like, state, design, batch_size=self.batch_size,
+                learning_rate=self.learning_rate, rng=rng, lower=lower,
+            )
+        params = objective.unpack(theta, like)
+        self._params = params
+        self._adam_state = state
+        shift = self._log_likelihood_shift()
+        ll = ll_sum / w_sum + shift
+        obj = ll - objective.penalty(params) / objective.total_weight
+        self.n_iter_ += 1
+        self.converged_ = False
+        self.log_likelihood_ = float(ll)
+        self.log_likelihood_curve_ = np.append(self.log_likelihood_curve_, ll)
+        self.objective_curve_ = np.append(self.objective_curve_, obj)
+        self.expert_load_ = load / load.sum()
+        self._export_params(params)
+        return self
+
+    def _fit_solver(self, X, T, w, warm):
         rng = check_random_state(self.random_state)
         n_samples, n_features = X.shape
         timings = {"init": 0.0}
@@ -222,22 +304,33 @@ class BaseMixtureOfExperts(BaseEstimator):
         gate_steps = _GATE_STEPS_SUBSAMPLE if small else _GATE_STEPS_FULL
         timings["init"] += time.perf_counter() - t0
 
-        if warm:
-            starts = [self._params]
-        else:
-            seeds = rng.randint(np.iinfo(np.int32).max, size=self.n_init)
-            starts = seeds
+        seeds = rng.randint(np.iinfo(np.int32).max, size=1 if warm else self.n_init)
         best = None
-        for start in starts:
+        for seed in seeds:
             t0 = time.perf_counter()
             if warm:
-                params = start
+                params = self._params
             else:
                 # in the small case the start search sees the canonical rows, so
                 # repeated rows and integer weights take the same path
-                params = self._search_start(*data, main, family, gate_main, small, int(start))
+                params = self._initial_params(data, main, family, gate_main, small, int(seed))
             timings["init"] += time.perf_counter() - t0
-            if self._solver == "lbfgs":
+            if self._solver == "adam":
+                result, state = run_adam(
+                    main,
+                    family,
+                    params,
+                    max_iter=self.max_iter,
+                    tol=self.tol,
+                    gate_alpha=self.gate_alpha,
+                    batch_size=self.batch_size,
+                    learning_rate=self.learning_rate,
+                    rng=np.random.RandomState(int(seed)),
+                    verbose=self.verbose,
+                    report_shift=self._log_likelihood_shift(),
+                )
+                result.adam_state = state
+            elif self._solver == "lbfgs":
                 result = run_lbfgs(
                     main,
                     family,
@@ -266,6 +359,27 @@ class BaseMixtureOfExperts(BaseEstimator):
         for key, value in best.timings.items():
             timings[key] = value
         return best, timings
+
+    def _initial_params(self, data, main, family, gate_main, small, seed):
+        """Starting parameters of one restart.
+
+        Built-in experts: the start search of :meth:`_search_start`. MLP
+        experts: the start search with the linear (logistic) experts, whose
+        gate is kept and whose responsibilities on the data seed the mlp
+        experts (``MLPExperts.init_params``).
+        """
+        if self._expert_kind() != "mlp":
+            return self._search_start(*data, main, family, gate_main, small, seed)
+        proxy = self._make_family(proxy=True)
+        start = self._search_start(*data, main, proxy, gate_main, small, seed)
+        resp = np.empty((main.n_samples, self.n_experts))
+        estep_pass(main, proxy, start, resp, np.empty(main.n_samples))
+        family.init_ridge = 0.1 if self._solver == "adam" else 1e-6
+        experts = family.init_params(main, resp, np.random.RandomState(seed))
+        return {"gate": start["gate"], "experts": experts}
+
+    def _expert_kind(self):
+        return _validation.expert_kind(self.expert)
 
     def _canonical_design(self, X, T, w, max_rows, seed):
         """Design on a canonical (order-free, de-duplicated) subsample."""
@@ -361,13 +475,15 @@ class BaseMixtureOfExperts(BaseEstimator):
         shift = self._log_likelihood_shift()
         self.log_likelihood_curve_ = np.asarray(result.curve) + shift
         self.objective_curve_ = np.asarray(result.objective_curve) + shift
-        self.log_likelihood_ = float(self.log_likelihood_curve_[-1])
+        self.log_likelihood_ = float(result.log_likelihood + shift)
         self.expert_load_ = result.expert_weight / result.expert_weight.sum()
         self._export_params(params)
         if not result.converged:
+            name, steps = {"lbfgs": ("L-BFGS", "iterations"), "adam": ("Adam", "epochs")}.get(
+                self._solver, ("EM", "iterations")
+            )
             warnings.warn(
-                f"{'L-BFGS' if self._solver == 'lbfgs' else 'EM'} did not converge in "
-                f"max_iter={self.max_iter} iterations "
+                f"{name} did not converge in max_iter={self.max_iter} {steps} "
                 f"(last change of the mean log-likelihood above tol={self.tol}). "
                 "Increase max_iter or tol.",
                 ConvergenceWarning,

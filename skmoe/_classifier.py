@@ -2,11 +2,12 @@
 
 import numpy as np
 from scipy.special import logsumexp
-from sklearn.base import ClassifierMixin
-from sklearn.utils.multiclass import check_classification_targets
+from sklearn.base import ClassifierMixin, _fit_context
+from sklearn.utils.metaestimators import available_if
+from sklearn.utils.multiclass import _check_partial_fit_first_call, check_classification_targets
 
 from ._base import _SHARED_PARAMS_DOC, BaseMixtureOfExperts
-from ._experts import CategoricalExperts
+from ._experts import CategoricalExperts, MLPExperts
 from ._gate import gate_log_proba
 from ._threads import numba_threads
 
@@ -208,10 +209,23 @@ class MixtureOfExpertsClassifier(ClassifierMixin, BaseMixtureOfExperts):
     def _scaled_target(self, T):
         return np.ascontiguousarray(T[:, 0], dtype=np.int64)
 
-    def _make_family(self):
+    def _make_family(self, proxy=False):
+        """The expert family; ``proxy=True`` gives logistic experts (mlp start search)."""
+        C = len(self.classes_)
+        if self.expert == "mlp" and not proxy:
+            return MLPExperts(self.n_experts, self.expert_hidden, "categorical", C, self.alpha)
         return CategoricalExperts(
-            self.n_experts, len(self.classes_), linear=self.expert == "logistic", alpha=self.alpha
+            self.n_experts, C, linear=self.expert in ("logistic", "mlp"), alpha=self.alpha
         )
+
+    def _partial_fit_target(self, y, classes, first):
+        if _check_partial_fit_first_call(self, classes):
+            if len(self.classes_) < 2:
+                raise ValueError(
+                    f"classes={np.asarray(classes).tolist()!r} must hold at least 2 classes."
+                )
+        check_classification_targets(y)
+        return self._encode_target(y, reset=False)
 
     def _cluster_features(self, design):
         # Light weight on the labels: the k-means partitions then follow
@@ -223,6 +237,8 @@ class MixtureOfExpertsClassifier(ClassifierMixin, BaseMixtureOfExperts):
 
     def _export_params(self, params):
         self._export_gate(params["gate"])
+        if self.expert == "mlp":
+            return
         sx, mx = self._scaler.scale_, self._scaler.mean_
         coef = params["experts"]["coef"]  # (K, C, q)
         if len(self.classes_) == 2:
@@ -233,6 +249,37 @@ class MixtureOfExpertsClassifier(ClassifierMixin, BaseMixtureOfExperts):
             intercept = intercept - slopes @ mx
             self.expert_coef_ = slopes
         self.expert_intercept_ = intercept
+
+    @available_if(BaseMixtureOfExperts._partial_fit_available)
+    @_fit_context(prefer_skip_nested_validation=True)
+    def partial_fit(self, X, y, sample_weight=None, classes=None):
+        """Update the model with one pass of mini-batch Adam over ``(X, y)``.
+
+        Whatever ``solver`` fitted the model (or none: the first call
+        initialises it from this batch as ``fit`` would, and fixes the
+        scaling of the data), the rows are shuffled and visited once in
+        mini-batches of ``batch_size``, one Adam step each. The optimiser
+        state is kept across calls; a fresh state ramps its learning rate up
+        over its first 200 steps, so that updating a converged model does not
+        throw it off its optimum.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+        y : array-like of shape (n_samples,)
+        sample_weight : array-like of shape (n_samples,), default=None
+        classes : array-like of shape (n_classes,), default=None
+            All the classes that can appear in ``y``. Required on the first
+            call (as for ``SGDClassifier``), optional afterwards (it must
+            then equal ``classes_``).
+
+        Returns
+        -------
+        self : object
+            ``log_likelihood_`` is the mean log-likelihood over this pass
+            (each batch before its step); ``n_iter_`` counts passes.
+        """
+        return self._partial_fit(X, y, sample_weight, classes)
 
     # -- prediction ----------------------------------------------------------
 

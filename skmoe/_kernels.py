@@ -553,3 +553,100 @@ def hash_rows(bits, seed, out):
         for j in range(bits.shape[1]):
             h = _splitmix64(h ^ bits[i, j])
         out[i] = h
+
+
+# -- one-hidden-layer experts (gradient solvers) ------------------------------
+#
+# The hidden pre-activations of all experts come from one BLAS product
+# ``X1 @ W1.reshape(K * h, p).T``; these kernels do the small per-expert
+# output layer (``h -> o`` per expert, too small and too many for BLAS) and
+# its backward pass. ``H`` holds ``tanh`` activations, ``(n, K * h)``
+# expert-major; ``W2`` is ``(K, o, h + 1)`` with the output bias in column 0.
+
+
+@_jit()
+def _mlp_output_row(H, W2, out, i):
+    K, o, h1 = W2.shape
+    h = h1 - 1
+    for k in range(K):
+        base = k * h
+        for j in range(o):
+            acc = W2[k, j, 0]
+            for u in range(h):
+                acc += W2[k, j, u + 1] * H[i, base + u]
+            out[i, k * o + j] = acc
+
+
+@_jit()
+def mlp_output_rows(H, W2, out):
+    """Expert outputs ``out[i, k*o + j] = W2[k, j, 0] + W2[k, j, 1:] . H[i, k*h:(k+1)*h]``."""
+    for i in range(H.shape[0]):
+        _mlp_output_row(H, W2, out, i)
+
+
+@_jit(parallel=True)
+def mlp_output_rows_parallel(H, W2, out):
+    """Threaded twin of :func:`mlp_output_rows` (rows are independent)."""
+    for i in numba.prange(H.shape[0]):
+        _mlp_output_row(H, W2, out, i)
+
+
+@_jit()
+def _mlp_backward_expert(H, W2, dout, grad_W2, dZ, k):
+    n = H.shape[0]
+    o, h1 = W2.shape[1], W2.shape[2]
+    h = h1 - 1
+    base = k * h
+    for i in range(n):
+        for u in range(h):
+            dZ[i, base + u] = 0.0
+        for j in range(o):
+            g = dout[i, k * o + j]
+            if g == 0.0:
+                continue
+            grad_W2[k, j, 0] += g
+            for u in range(h):
+                grad_W2[k, j, u + 1] += g * H[i, base + u]
+                dZ[i, base + u] += g * W2[k, j, u + 1]
+        for u in range(h):
+            a = H[i, base + u]
+            dZ[i, base + u] *= 1.0 - a * a
+
+
+@_jit()
+def mlp_backward_rows(H, W2, dout, grad_W2, dZ):
+    """Backward pass of the output layer and ``tanh``.
+
+    Given ``dout`` ``(n, K * o)``, the derivative of the objective with
+    respect to the expert outputs, adds the output-layer gradient into
+    ``grad_W2`` ``(K, o, h + 1)`` and writes the derivative with respect to
+    the hidden pre-activations into ``dZ`` ``(n, K * h)``.
+    """
+    for k in range(W2.shape[0]):
+        _mlp_backward_expert(H, W2, dout, grad_W2, dZ, k)
+
+
+@_jit(parallel=True)
+def mlp_backward_rows_parallel(H, W2, dout, grad_W2, dZ):
+    """Threaded over experts: each expert's sums run over rows in order, so the
+    result does not depend on the number of threads."""
+    for k in numba.prange(W2.shape[0]):
+        _mlp_backward_expert(H, W2, dout, grad_W2, dZ, k)
+
+
+# -- Adam -------------------------------------------------------------------
+
+
+@_jit()
+def adam_update(theta, grad, m, v, step, beta1, beta2, eps, correction1, correction2):
+    """One Adam step in place (Kingma and Ba 2015).
+
+    ``m``/``v`` are the moving averages of the gradient and its square;
+    ``step`` the learning rate of this step; ``correction1/2`` the bias
+    corrections ``1 - beta^t``.
+    """
+    for j in range(theta.shape[0]):
+        g = grad[j]
+        m[j] = beta1 * m[j] + (1.0 - beta1) * g
+        v[j] = beta2 * v[j] + (1.0 - beta2) * g * g
+        theta[j] -= step * (m[j] / correction1) / (np.sqrt(v[j] / correction2) + eps)

@@ -33,25 +33,45 @@ class MixtureObjective:
 
     Parameters
     ----------
-    design : Design
-        Standardised data (the full data, or one mini-batch).
+    design : Design or None
+        Standardised data (the full data); None when only mini-batches are
+        evaluated (:meth:`batch_grad`).
     family : ExpertFamily
         Must implement ``grad_keys``, ``to_free``, ``from_free``,
         ``loglik_grad`` and ``penalty_grad``.
     gate_alpha : float
     total_weight : float or None
-        Divides the objective; ``design.total_weight`` when None (a
-        mini-batch may pass the full data's weight to keep the penalty's
-        scale).
+        Divides the penalty (and the full-data objective);
+        ``design.total_weight`` when None. Mini-batch objectives divide the
+        batch's log-likelihood by the batch weight and the penalty by this,
+        so that they are unbiased estimates of the full objective.
     """
 
     def __init__(self, design, family, gate_alpha, total_weight=None):
         self.design = design
         self.family = family
         self.gate_alpha = float(gate_alpha)
-        self.total_weight = design.total_weight if total_weight is None else total_weight
+        if total_weight is None:
+            total_weight = design.total_weight
+        self.total_weight = float(total_weight)
+        self._layout = None
 
     # -- packing ------------------------------------------------------------
+
+    def layout(self, like):
+        """``[(key, shape, slice)]`` of the packed blocks for parameters like ``like``."""
+        if self._layout is None:
+            blocks = [("gate", like["gate"].shape)]
+            free = self.family.to_free(like["experts"])
+            blocks += [(key, free[key].shape) for key in self.family.grad_keys]
+            layout, pos = [], 0
+            for key, shape in blocks:
+                size = int(np.prod(shape))
+                layout.append((key, shape, slice(pos, pos + size)))
+                pos += size
+            self._layout = layout
+            self.size = pos
+        return self._layout
 
     def pack(self, params):
         """Parameter dict (EM layout) -> vector."""
@@ -59,63 +79,115 @@ class MixtureObjective:
         parts = [params["gate"].ravel()] + [free[k].ravel() for k in self.family.grad_keys]
         return np.concatenate(parts)
 
-    def unpack(self, theta, like):
-        """Vector -> parameter dict with the shapes of ``like``."""
-        gate_shape = like["gate"].shape
-        pos = int(np.prod(gate_shape))
-        gate = theta[:pos].reshape(gate_shape)
-        free_like = self.family.to_free(like["experts"])
-        free = {}
-        for key in self.family.grad_keys:
-            size = free_like[key].size
-            free[key] = theta[pos : pos + size].reshape(free_like[key].shape)
-            pos += size
-        return {"gate": gate.copy(), "experts": self.family.from_free(free)}
+    def unpack(self, theta, like, copy=True):
+        """Vector -> parameter dict with the shapes of ``like``.
+
+        With ``copy=False`` the blocks are views into ``theta`` (the caller
+        must not modify ``theta`` while using them).
+        """
+        blocks = {key: theta[sl].reshape(shape) for key, shape, sl in self.layout(like)}
+        gate = blocks.pop("gate")
+        if copy:
+            gate = gate.copy()
+            blocks = {key: value.copy() for key, value in blocks.items()}
+        return {"gate": gate, "experts": self.family.from_free(blocks)}
+
+    def lower_bounds(self, like):
+        """Packed lower bounds (``-inf`` where unbounded), or None if none."""
+        bounds = self.family.free_lower_bounds()
+        if not bounds:
+            return None
+        lower = np.full(self.pack(like).shape[0], -np.inf)
+        for key, shape, sl in self.layout(like):
+            if key in bounds:
+                lower[sl] = np.broadcast_to(bounds[key], shape).ravel()
+        return lower
 
     # -- value and gradient ------------------------------------------------
 
+    def _accumulate(self, params, Xc, target_c, w, grad_gate, grad_free):
+        """Add one chunk's log-likelihood gradient; return its weighted log-likelihood."""
+        family = self.family
+        logits = Xc @ params["gate"].T
+        resp = np.empty_like(logits)
+        log_norm = np.empty(logits.shape[0])
+        resid = np.empty_like(logits)
+        gate_q = np.empty(logits.shape[0])
+        family.estep_chunk(
+            params["experts"], Xc, target_c, w, logits, resp, log_norm, resid, gate_q
+        )
+        grad_gate += resid.T @ Xc
+        resp *= w[:, None]
+        part = family.loglik_grad(params["experts"], Xc, target_c, resp)
+        for key in family.grad_keys:
+            if key in grad_free:
+                grad_free[key] += part[key]
+            else:
+                grad_free[key] = part[key]
+        self.last_resp_weight = resp.sum(axis=0)
+        return float(np.dot(w, log_norm))
+
+    def _finish_grad(self, params, grad_gate, grad_free, ll_scale):
+        """Gradient of ``-(ll * ll_scale) + penalty / total_weight`` as a dict."""
+        family, gate = self.family, params["gate"]
+        pen_scale = 1.0 / self.total_weight
+        grads = {"gate": -ll_scale * grad_gate}
+        grads["gate"][:, 1:] += (pen_scale * self.gate_alpha) * gate[:, 1:]
+        pen_grad = family.penalty_grad(params["experts"])
+        for key in family.grad_keys:
+            grads[key] = pen_scale * pen_grad[key] - ll_scale * grad_free[key]
+        return grads
+
     def value_and_grad(self, params):
-        """``(f, grad)`` with ``grad`` a dict in the packed blocks' shapes."""
+        """``(f, grad)`` on the full design, ``grad`` a dict in the packed blocks' shapes."""
         design, family = self.design, self.family
         gate = params["gate"]
         K = gate.shape[0]
         grad_gate = np.zeros_like(gate)
-        grad_free = None
+        grad_free = {}
         total_ll = 0.0
         for sl in design.chunks(K * family.width + design.n_columns):
-            Xc = design.X1[sl]
-            target_c = design.target[sl]
-            w = design.weight[sl]
-            logits = Xc @ gate.T
-            resp = np.empty_like(logits)
-            log_norm = np.empty(logits.shape[0])
-            resid = np.empty_like(logits)
-            gate_q = np.empty(logits.shape[0])
-            family.estep_chunk(
-                params["experts"], Xc, target_c, w, logits, resp, log_norm, resid, gate_q
+            total_ll += self._accumulate(
+                params, design.X1[sl], design.target[sl], design.weight[sl], grad_gate,
+                grad_free,
             )
-            total_ll += float(np.dot(w, log_norm))
-            grad_gate += resid.T @ Xc
-            part = family.loglik_grad(params["experts"], Xc, target_c, resp * w[:, None])
-            if grad_free is None:
-                grad_free = part
-            else:
-                for key in grad_free:
-                    grad_free[key] += part[key]
         penalty = gate_penalty(gate, self.gate_alpha) + family.penalty(params["experts"])
         value = -(total_ll - penalty) / self.total_weight
         #: mean log-likelihood at the last evaluation (for progress curves)
         self.last_loglik = total_ll / self.total_weight
-        grad_gate[:, 1:] -= self.gate_alpha * gate[:, 1:]
-        pen_grad = family.penalty_grad(params["experts"])
-        grads = {"gate": -grad_gate / self.total_weight}
-        for key in family.grad_keys:
-            grads[key] = -(grad_free[key] - pen_grad[key]) / self.total_weight
-        return value, grads
+        return value, self._finish_grad(params, grad_gate, grad_free, 1.0 / self.total_weight)
+
+    def _flatten(self, grads, like, out=None):
+        if out is None:
+            out = np.empty(self.size)
+        for key, _, sl in self.layout(like):
+            out[sl] = grads[key].ravel()
+        return out
 
     def value_and_grad_packed(self, theta, like):
         """``(f, gradient vector)`` at packed ``theta`` (for scipy.optimize)."""
         params = self.unpack(theta, like)
         value, grads = self.value_and_grad(params)
-        parts = [grads["gate"].ravel()] + [grads[k].ravel() for k in self.family.grad_keys]
-        return value, np.concatenate(parts)
+        return value, self._flatten(grads, like)
+
+    def batch_grad(self, theta, like, X1b, target_b, weight_b, out):
+        """Gradient of one mini-batch's objective into ``out``; returns ``(sum w ll, sum w)``.
+
+        The mini-batch objective is ``-(sum_b w_i log p(y_i | x_i)) / sum_b
+        w_i + penalty / total_weight``, an unbiased estimate of the full
+        objective under uniform sampling of rows.
+        """
+        params = self.unpack(theta, like, copy=False)
+        grad_gate = np.zeros_like(params["gate"])
+        grad_free = {}
+        ll = self._accumulate(params, X1b, target_b, weight_b, grad_gate, grad_free)
+        weight = float(weight_b.sum())
+        grads = self._finish_grad(params, grad_gate, grad_free, 1.0 / weight)
+        self._flatten(grads, like, out)
+        return ll, weight
+
+    def penalty(self, params):
+        """The penalty of ``params`` (gate and experts)."""
+        return gate_penalty(params["gate"], self.gate_alpha) + self.family.penalty(
+            params["experts"]
+        )

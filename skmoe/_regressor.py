@@ -3,13 +3,14 @@
 from numbers import Integral
 
 import numpy as np
-from sklearn.base import RegressorMixin
+from sklearn.base import RegressorMixin, _fit_context
 from sklearn.utils import check_random_state, check_scalar
+from sklearn.utils.metaestimators import available_if
 
 from . import _kernels
 from ._base import _SHARED_PARAMS_DOC, BaseMixtureOfExperts
 from ._data import Scaler
-from ._experts import GaussianExperts
+from ._experts import GaussianExperts, MLPExperts
 from ._gate import gate_proba
 from ._threads import numba_threads
 
@@ -216,14 +217,23 @@ class MixtureOfExpertsRegressor(RegressorMixin, BaseMixtureOfExperts):
     def _scaled_target(self, T):
         return np.ascontiguousarray(self._y_scaler.transform(T))
 
-    def _make_family(self):
+    def _make_family(self, proxy=False):
+        """The expert family; ``proxy=True`` gives linear experts (mlp start search)."""
+        floor = np.full(self._n_outputs, VAR_FLOOR)
+        if self.expert == "mlp" and not proxy:
+            return MLPExperts(
+                self.n_experts, self.expert_hidden, "gaussian", self._n_outputs, self.alpha, floor
+            )
         return GaussianExperts(
             self.n_experts,
             self._n_outputs,
-            linear=self.expert == "linear",
+            linear=self.expert in ("linear", "mlp"),
             alpha=self.alpha,
-            var_floor=np.full(self._n_outputs, VAR_FLOOR),
+            var_floor=floor,
         )
+
+    def _partial_fit_target(self, y, classes, first):
+        return self._encode_target(y, reset=first)
 
     def _cluster_features(self, design):
         # give y as much weight as all the features together
@@ -236,16 +246,47 @@ class MixtureOfExpertsRegressor(RegressorMixin, BaseMixtureOfExperts):
         self._export_gate(params["gate"])
         sx, mx = self._scaler.scale_, self._scaler.mean_
         sy, my = self._y_scaler.scale_, self._y_scaler.mean_
-        coef = params["experts"]["coef"]  # (K, m, q)
         var = params["experts"]["var"] * sy**2
-        intercept = sy * coef[:, :, 0] + my
         squeeze = self._y_ndim == 1
+        self.expert_var_ = var[:, 0] if squeeze else var
+        if self.expert == "mlp":
+            return
+        coef = params["experts"]["coef"]  # (K, m, q)
+        intercept = sy * coef[:, :, 0] + my
         if self.expert == "linear":
             slopes = sy[None, :, None] * coef[:, :, 1:] / sx
             intercept = intercept - np.einsum("kmd,d->km", slopes, mx)
             self.expert_coef_ = slopes[:, 0, :] if squeeze else slopes
         self.expert_intercept_ = intercept[:, 0] if squeeze else intercept
-        self.expert_var_ = var[:, 0] if squeeze else var
+
+    @available_if(BaseMixtureOfExperts._partial_fit_available)
+    @_fit_context(prefer_skip_nested_validation=True)
+    def partial_fit(self, X, y, sample_weight=None):
+        """Update the model with one pass of mini-batch Adam over ``(X, y)``.
+
+        Whatever ``solver`` fitted the model (or none: the first call
+        initialises it from this batch as ``fit`` would, and fixes the
+        scaling of the data), the rows are shuffled and visited once in
+        mini-batches of ``batch_size``, one Adam step each. The optimiser
+        state is kept across calls; a fresh state ramps its learning rate up
+        over its first 200 steps, so that updating a converged model does not
+        throw it off its optimum. Use it for data that arrive in pieces or do
+        not fit in memory (call it repeatedly over the pieces, for several
+        passes).
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+        y : array-like of shape (n_samples,) or (n_samples, n_outputs)
+        sample_weight : array-like of shape (n_samples,), default=None
+
+        Returns
+        -------
+        self : object
+            ``log_likelihood_`` is the mean log-likelihood over this pass
+            (each batch before its step); ``n_iter_`` counts passes.
+        """
+        return self._partial_fit(X, y, sample_weight, None)
 
     # -- prediction ----------------------------------------------------------
 

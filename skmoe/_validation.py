@@ -7,8 +7,8 @@ from sklearn.utils.validation import _check_sample_weight
 #: capability adds itself here; the messages below are built from this table
 #: so they always name what a user can actually choose.
 _SUPPORTED = {
-    ("dense", "builtin"): ("em", "lbfgs"),
-    ("dense", "mlp"): (),
+    ("dense", "builtin"): ("em", "lbfgs", "adam"),
+    ("dense", "mlp"): ("lbfgs", "adam"),
     ("dense", "estimator"): (),
     ("sparse", "builtin"): (),
     ("sparse", "mlp"): (),
@@ -58,6 +58,18 @@ def resolve_solver(estimator):
             "(regressor), 'logistic' or 'constant' (classifier), and solver='em'."
         )
     return solver
+
+
+def check_partial_fit(estimator):
+    """``partial_fit`` runs Adam: the combination must support ``"adam"``."""
+    mode = "dense" if estimator.top_k is None else "sparse"
+    kind = expert_kind(estimator.expert)
+    if "adam" not in _SUPPORTED[(mode, kind)]:
+        what = _describe(estimator.expert, estimator.top_k)
+        raise ValueError(
+            f"partial_fit (mini-batch Adam) is not available for {what} in this version "
+            "of skmoe; use fit."
+        )
 
 
 def check_top_k(top_k, n_experts):

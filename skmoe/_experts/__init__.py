@@ -3,5 +3,6 @@
 from ._base import ExpertFamily
 from ._categorical import CategoricalExperts
 from ._gaussian import GaussianExperts
+from ._mlp import MLPExperts
 
-__all__ = ["CategoricalExperts", "ExpertFamily", "GaussianExperts"]
+__all__ = ["CategoricalExperts", "ExpertFamily", "GaussianExperts", "MLPExperts"]

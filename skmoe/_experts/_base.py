@@ -22,6 +22,10 @@ only supplies its likelihood and its M-step.
 * ``penalty(params)``: the penalty subtracted from the log-likelihood in
   the objective EM never decreases.
 * ``n_free_params(n_features)``: free parameters, for BIC/AIC.
+
+Gradient solvers (``skmoe._objective``) also use ``grad_keys``,
+``to_free``/``from_free`` (unconstrained parameters, e.g. log-variances),
+``free_lower_bounds``, ``loglik_grad`` and ``penalty_grad``.
 """
 
 
@@ -62,3 +66,7 @@ class ExpertFamily:
 
     def penalty(self, params):  # pragma: no cover - abstract
         raise NotImplementedError
+
+    def free_lower_bounds(self):
+        """Lower bounds of free parameters by key (absent keys are unbounded)."""
+        return {}

@@ -208,6 +208,11 @@ class GaussianExperts(ExpertFamily):
         var = np.maximum(np.exp(free["log_var"]), self.var_floor)
         return {"coef": free["coef"], "var": var}
 
+    def free_lower_bounds(self):
+        """The variance floor, in log space."""
+        shape = (self.n_experts, self.n_outputs)
+        return {"log_var": np.broadcast_to(np.log(self.var_floor), shape)}
+
     def loglik_grad(self, params, X1c, target_c, soft_weight):
         """Gradient of ``sum_i sum_k v_ik log p_k(y_i | x_i)`` in the free parameters."""
         K, m = self.n_experts, self.n_outputs

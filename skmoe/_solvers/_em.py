@@ -233,3 +233,26 @@ def run_em(
         collapsed=final_collapsed | collapsed_ever,
         timings=timings,
     )
+
+
+def evaluate(design, family, params, gate_alpha):
+    """Exact log-likelihood, objective and expert weights of ``params`` on ``design``."""
+    n_experts = params["gate"].shape[0]
+    resp = np.empty((design.n_samples, n_experts))
+    log_norm = np.empty(design.n_samples)
+    estep_pass(design, family, params, resp, log_norm)
+    weight = design.weight @ resp
+    ll = float(np.dot(design.weight, log_norm)) / design.total_weight
+    penalty = gate_penalty(params["gate"], gate_alpha) + family.penalty(params["experts"])
+    obj = ll - penalty / design.total_weight
+    return EMResult(
+        params=params,
+        log_likelihood=ll,
+        objective=obj,
+        curve=[ll],
+        objective_curve=[obj],
+        n_iter=0,
+        converged=True,
+        expert_weight=weight,
+        collapsed=np.zeros(n_experts, dtype=bool),
+    )

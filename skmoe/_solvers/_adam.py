@@ -1,0 +1,153 @@
+"""Mini-batch Adam on the penalised mixture log-likelihood.
+
+Each epoch shuffles the rows (from the estimator's ``random_state``) and takes
+one Adam step (Kingma and Ba 2015) per mini-batch of ``batch_size`` rows on
+the mini-batch objective of :meth:`MixtureObjective.batch_grad`: the batch's
+weighted mean negative log-likelihood plus the penalty divided by the total
+training weight, an unbiased estimate of the objective EM and L-BFGS
+optimise. Variances live in log space and are projected onto their floor
+after each step.
+
+Warm-up. With a fresh state, Adam's first steps move every parameter by
+about the learning rate whatever the size of its gradient (``m / sqrt(v)``
+is +-1 after one step), which would throw a converged model (an EM fit
+updated by ``partial_fit``) off its optimum. The learning rate therefore
+ramps up linearly over the first ``WARMUP_STEPS`` steps of a state.
+
+Stopping, as ``MLPRegressor``: the epoch's loss is the running mean of the
+mini-batch losses, computed before each step at no extra cost; when it has
+not improved on the best so far by at least ``tol`` for more than
+``N_ITER_NO_CHANGE`` consecutive epochs, the run has converged.
+"""
+
+import time
+from dataclasses import dataclass
+
+import numpy as np
+
+from .. import _kernels
+from .._objective import MixtureObjective
+from ._em import evaluate
+
+BETA1 = 0.9
+BETA2 = 0.999
+EPSILON = 1e-8
+#: Steps over which the learning rate of a fresh state ramps up linearly.
+WARMUP_STEPS = 200
+#: Epochs without an improvement of ``tol`` before stopping (as MLPRegressor).
+N_ITER_NO_CHANGE = 10
+
+
+@dataclass
+class AdamState:
+    """Optimiser state kept across epochs and ``partial_fit`` calls."""
+
+    m: np.ndarray
+    v: np.ndarray
+    t: int = 0
+
+    @classmethod
+    def fresh(cls, size):
+        return cls(np.zeros(size), np.zeros(size), 0)
+
+
+def adam_pass(objective, theta, like, state, design, *, batch_size, learning_rate, rng,
+              lower=None):
+    """One epoch of Adam over ``design`` in shuffled mini-batches; updates ``theta`` in place.
+
+    Returns
+    -------
+    ll_sum, weight_sum : float
+        Sum of ``w_i log p(y_i | x_i)`` over the epoch, each row evaluated at
+        the parameters before its batch's step, and the sum of the weights.
+    load : ndarray of shape (n_experts,)
+        Sum of ``w_i r_ik`` over the epoch (the same way).
+    """
+    n = design.n_samples
+    order = rng.permutation(n)
+    grad = np.empty_like(theta)
+    ll_sum = weight_sum = 0.0
+    load = None
+    X1, target, weight = design.X1, design.target, design.weight
+    for start in range(0, n, batch_size):
+        idx = order[start : start + batch_size]
+        ll, w = objective.batch_grad(
+            theta, like, X1.take(idx, axis=0), target.take(idx, axis=0), weight.take(idx), grad
+        )
+        state.t += 1
+        t = state.t
+        step = learning_rate * min(1.0, t / WARMUP_STEPS)
+        _kernels.adam_update(
+            theta, grad, state.m, state.v, step, BETA1, BETA2, EPSILON,
+            1.0 - BETA1**t, 1.0 - BETA2**t,
+        )
+        if lower is not None:
+            np.maximum(theta, lower, out=theta)
+        ll_sum += ll
+        weight_sum += w
+        load = objective.last_resp_weight if load is None else load + objective.last_resp_weight
+    return ll_sum, weight_sum, load
+
+
+def run_adam(design, family, params, *, max_iter, tol, gate_alpha, batch_size,
+             learning_rate, rng, state=None, verbose=0, report_shift=0.0, label="Adam"):
+    """Run up to ``max_iter`` epochs of Adam from ``params``.
+
+    Returns
+    -------
+    result : EMResult
+        ``curve`` holds one value per epoch (the running mean log-likelihood
+        of the epoch, see the module docstring); ``log_likelihood`` is the
+        exact mean log-likelihood of the returned parameters.
+    state : AdamState
+        For continuing with ``partial_fit``.
+    """
+    t_start = time.perf_counter()
+    objective = MixtureObjective(design, family, gate_alpha)
+    like = params
+    theta = objective.pack(params)
+    lower = objective.lower_bounds(like)
+    if lower is not None:
+        np.maximum(theta, lower, out=theta)
+    if state is None or state.m.shape != theta.shape:
+        state = AdamState.fresh(theta.shape[0])
+    curve, objective_curve = [], []
+    best_loss = np.inf
+    no_improvement = 0
+    converged = False
+    n_iter = 0
+    for epoch in range(int(max_iter)):
+        ll_sum, w_sum, _ = adam_pass(
+            objective, theta, like, state, design, batch_size=batch_size,
+            learning_rate=learning_rate, rng=rng, lower=lower,
+        )
+        n_iter = epoch + 1
+        ll = ll_sum / w_sum
+        penalty = objective.penalty(objective.unpack(theta, like, copy=False))
+        obj = ll - penalty / objective.total_weight
+        curve.append(ll)
+        objective_curve.append(obj)
+        if verbose >= 1:
+            print(f"[{label}] epoch {n_iter:4d}  mean log-likelihood {ll + report_shift: .8f}")
+        loss = -obj
+        if loss > best_loss - tol:
+            no_improvement += 1
+        else:
+            no_improvement = 0
+        best_loss = min(best_loss, loss)
+        if no_improvement > N_ITER_NO_CHANGE:
+            converged = True
+            break
+    t_solver = time.perf_counter() - t_start
+    final = objective.unpack(theta, like)
+    result = evaluate(design, family, final, gate_alpha)
+    if verbose >= 1:
+        state_word = "converged" if converged else "stopped"
+        print(f"[{label}] {state_word} after {n_iter} epochs: "
+              f"mean log-likelihood {result.log_likelihood + report_shift:.6f}")
+    result.curve = curve
+    result.objective_curve = objective_curve
+    result.n_iter = n_iter
+    result.converged = converged
+    result.timings = {"solver": t_solver, "total_solver": time.perf_counter() - t_start}
+    return result, state
