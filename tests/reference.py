@@ -93,3 +93,30 @@ def hash_rows(bits, seed):
             h = _splitmix64(h ^ int(v))
         out[i] = h
     return out
+
+
+def mlp_output_rows(H, W2):
+    K, o, h1 = W2.shape
+    n = H.shape[0]
+    H3 = H.reshape(n, K, h1 - 1)
+    out = np.einsum("nkh,koh->nko", H3, W2[:, :, 1:]) + W2[None, :, :, 0]
+    return out.reshape(n, K * o)
+
+
+def mlp_backward_rows(H, W2, dout):
+    K, o, h1 = W2.shape
+    n = H.shape[0]
+    H3 = H.reshape(n, K, h1 - 1)
+    d3 = dout.reshape(n, K, o)
+    grad_W2 = np.zeros_like(W2)
+    grad_W2[:, :, 0] = d3.sum(axis=0)
+    grad_W2[:, :, 1:] = np.einsum("nko,nkh->koh", d3, H3)
+    dA = np.einsum("nko,koh->nkh", d3, W2[:, :, 1:])
+    return grad_W2, (dA * (1.0 - H3**2)).reshape(n, K * (h1 - 1))
+
+
+def adam_update(theta, grad, m, v, step, beta1, beta2, eps, correction1, correction2):
+    m = beta1 * m + (1 - beta1) * grad
+    v = beta2 * v + (1 - beta2) * grad**2
+    theta = theta - step * (m / correction1) / (np.sqrt(v / correction2) + eps)
+    return theta, m, v

@@ -13,7 +13,13 @@ CONFIGURATIONS = [
     # noisy_gating / load_balancing are inert when dense
     MixtureOfExpertsRegressor(n_experts=2, noisy_gating=False, load_balancing=0.5, max_iter=5),
     MixtureOfExpertsRegressor(n_experts=2, solver="lbfgs"),
+    MixtureOfExpertsRegressor(n_experts=2, solver="adam", max_iter=20, batch_size=32),
+    MixtureOfExpertsRegressor(n_experts=2, expert="mlp", expert_hidden=4, max_iter=50),
+    MixtureOfExpertsRegressor(n_experts=2, expert="mlp", expert_hidden=3, solver="adam",
+                              max_iter=10),
     MixtureOfExpertsClassifier(n_experts=2, solver="lbfgs"),
+    MixtureOfExpertsClassifier(n_experts=2, solver="adam", max_iter=20, batch_size=32),
+    MixtureOfExpertsClassifier(n_experts=2, expert="mlp", expert_hidden=4, max_iter=50),
     MixtureOfExpertsClassifier(n_experts=2),
     MixtureOfExpertsClassifier(n_experts=3, expert="constant"),
     MixtureOfExpertsClassifier(n_experts=1),

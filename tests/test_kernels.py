@@ -205,3 +205,42 @@ def test_wide_designs_use_blas_with_the_same_layout():
     want_flat, want_nk = reference.gaussian_stats_rows(X, q, sw, y)
     assert_allclose(flat, want_flat, rtol=1e-10, atol=1e-10)
     assert_allclose(nk, want_nk)
+
+
+@pytest.mark.parametrize("n, K, o, h", [(1, 1, 1, 1), (9, 3, 2, 4), (300, 8, 3, 32)])
+def test_mlp_output_and_backward_match_reference(n, K, o, h):
+    rng = np.random.RandomState(n + K + o + h)
+    H = np.tanh(rng.normal(size=(n, K * h)))
+    W2 = rng.normal(size=(K, o, h + 1))
+    dout = rng.normal(size=(n, K * o))
+    dout[::3] = 0.0  # rows with no weight take the skip branch
+    want = reference.mlp_output_rows(H, W2)
+    want_gW2, want_dZ = reference.mlp_backward_rows(H, W2, dout)
+    results = []
+    for output, backward in [
+        (_kernels.mlp_output_rows, _kernels.mlp_backward_rows),
+        (_kernels.mlp_output_rows_parallel, _kernels.mlp_backward_rows_parallel),
+    ]:
+        out = np.empty((n, K * o))
+        output(H, W2, out)
+        gW2 = np.zeros_like(W2)
+        dZ = np.empty_like(H)
+        backward(H, W2, dout, gW2, dZ)
+        assert_allclose(out, want, rtol=1e-12, atol=1e-12)
+        assert_allclose(gW2, want_gW2, rtol=1e-10, atol=1e-12)
+        assert_allclose(dZ, want_dZ, rtol=1e-10, atol=1e-12)
+        results.append((out, gW2, dZ))
+    for serial, parallel in zip(*results, strict=True):
+        assert_array_equal(serial, parallel)  # bit for bit whatever the threads
+
+
+def test_adam_update_matches_reference():
+    rng = np.random.RandomState(3)
+    theta, grad = rng.normal(size=50), rng.normal(size=50)
+    m, v = rng.normal(size=50) * 0.1, rng.uniform(0, 0.1, size=50)
+    args = (0.01, 0.9, 0.999, 1e-8, 1 - 0.9**3, 1 - 0.999**3)
+    want = reference.adam_update(theta, grad, m, v, *args)
+    got = [theta.copy(), grad, m.copy(), v.copy()]
+    _kernels.adam_update(*got, *args)
+    for g, w in zip([got[0], got[2], got[3]], want, strict=True):
+        assert_allclose(g, w, rtol=1e-13, atol=1e-15)
