@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from skmoe._data import Design, Scaler, design_matrix
-from skmoe._experts import CategoricalExperts, GaussianExperts
+from skmoe._experts import CategoricalExperts, GaussianExperts, MLPExperts
 from skmoe._objective import MixtureObjective
 
 CASES = [
@@ -14,6 +14,10 @@ CASES = [
     ("categorical", dict(linear=True, n_classes=2)),
     ("categorical", dict(linear=True, n_classes=4)),
     ("categorical", dict(linear=False, n_classes=3)),
+    ("mlp", dict(output="gaussian", n_out=1)),
+    ("mlp", dict(output="gaussian", n_out=2)),
+    ("mlp", dict(output="categorical", n_out=2)),
+    ("mlp", dict(output="categorical", n_out=3)),
 ]
 
 
@@ -32,6 +36,16 @@ def _problem(kind, opts, alpha, weighted, seed=0):
         family = GaussianExperts(K, m, opts["linear"], alpha, np.full(m, 1e-12))
         target = rng.normal(size=(n, m))
         experts = {"coef": rng.normal(size=(K, m, q)), "var": rng.uniform(0.3, 2.0, size=(K, m))}
+    elif kind == "mlp":
+        o, h = opts["n_out"], 3
+        gaussian = opts["output"] == "gaussian"
+        family = MLPExperts(K, h, opts["output"], o, alpha, np.full(o, 1e-12) if gaussian else None)
+        experts = {"W1": rng.normal(size=(K, h, p)), "W2": rng.normal(size=(K, o, h + 1))}
+        if gaussian:
+            target = rng.normal(size=(n, o))
+            experts["var"] = rng.uniform(0.3, 2.0, size=(K, o))
+        else:
+            target = rng.randint(0, o, size=n).astype(np.int64)
     else:
         C = opts["n_classes"]
         q = p if opts["linear"] else 1
@@ -87,3 +101,25 @@ def test_objective_is_minus_em_objective_and_stationary_at_em_optimum():
     shift = np.log(model._y_scaler.scale_[0])
     np.testing.assert_allclose(-value, model.objective_curve_[-1] + shift, rtol=1e-10)
     assert np.abs(grad).max() < 1e-4
+
+
+@pytest.mark.parametrize("kind, opts", [CASES[0], CASES[3], CASES[7], CASES[8]])
+def test_batch_gradient_is_unbiased_piece_of_full_gradient(kind, opts):
+    """Batch gradients weighted by batch weight sum to the full gradient."""
+    objective, params = _problem(kind, opts, 0.3, True)
+    theta = objective.pack(params)
+    _, full = objective.value_and_grad_packed(theta, params)
+    design = objective.design
+    total = np.zeros_like(theta)
+    ll_total = 0.0
+    out = np.empty_like(theta)
+    for start in range(0, design.n_samples, 16):
+        sl = slice(start, start + 16)
+        ll, w = objective.batch_grad(theta, params, design.X1[sl], design.target[sl],
+                                     design.weight[sl], out)
+        ll_total += ll
+        total += w * out
+    objective.value_and_grad_packed(theta, params)
+    assert np.isclose(ll_total / design.total_weight, objective.last_loglik)
+    # sum_b W_b g_b = -grad_ll + (sum_b W_b / W) pen_grad = W * full gradient
+    np.testing.assert_allclose(total, design.total_weight * full, rtol=1e-10, atol=1e-10)
