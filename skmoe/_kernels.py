@@ -93,13 +93,19 @@ def _mix_row(gate_logits, weight, resp, log_norm, gate_resid, gate_q, i):
     ``gate_resid[i, k] = weight[i] * (r_ik - g_ik)`` and the row's term of the
     gate's expected complete-data log-likelihood,
     ``gate_q[i] = weight[i] * sum_k r_ik log g_ik``. Two exponentials per
-    expert: ``gate_resid`` doubles as scratch for the unnormalised gate.
+    expert: ``gate_resid`` doubles as scratch for the unnormalised gate. The
+    joint ``logit_k + log p_k`` is shifted by its own maximum (the gate's
+    normaliser cancels in the responsibilities), which saves a pass.
     """
     n_experts = gate_logits.shape[1]
     gmax = -np.inf
+    top = -np.inf
     for k in range(n_experts):
-        if gate_logits[i, k] > gmax:
-            gmax = gate_logits[i, k]
+        g = gate_logits[i, k]
+        a = g + resp[i, k]
+        resp[i, k] = a
+        gmax = max(gmax, g)
+        top = max(top, a)
     gsum = 0.0
     for k in range(n_experts):
         e = np.exp(gate_logits[i, k] - gmax)
@@ -107,40 +113,33 @@ def _mix_row(gate_logits, weight, resp, log_norm, gate_resid, gate_q, i):
         gsum += e
     log_gnorm = gmax + np.log(gsum)
     inv_gsum = 1.0 / gsum
-
-    top = -np.inf
-    for k in range(n_experts):
-        a = gate_logits[i, k] - log_gnorm + resp[i, k]
-        resp[i, k] = a
-        if a > top:
-            top = a
+    w = weight[i]
+    q = 0.0
     if top == -np.inf:
         # no expert gives the sample positive density: fall back to the gate
         log_norm[i] = -np.inf
-        q = 0.0
         for k in range(n_experts):
             g = gate_resid[i, k] * inv_gsum
             resp[i, k] = g
             gate_resid[i, k] = 0.0
             if g > 0.0:
                 q += g * (gate_logits[i, k] - log_gnorm)
-        gate_q[i] = weight[i] * q
+        gate_q[i] = w * q
         return
     acc = 0.0
     for k in range(n_experts):
         e = np.exp(resp[i, k] - top)
         resp[i, k] = e
         acc += e
-    log_norm[i] = top + np.log(acc)
+    log_norm[i] = top + np.log(acc) - log_gnorm
     inv_acc = 1.0 / acc
-    w = weight[i]
-    q = 0.0
     for k in range(n_experts):
         r = resp[i, k] * inv_acc
         resp[i, k] = r
         gate_resid[i, k] = w * (r - gate_resid[i, k] * inv_gsum)
-        if r > 0.0:
-            q += r * (gate_logits[i, k] - log_gnorm)
+        # r = 0 where the gate masks an expert (logit -inf): the max keeps
+        # 0 * log g at 0 without a branch, which lets the loop vectorise
+        q += r * max(gate_logits[i, k] - log_gnorm, -1e300)
     gate_q[i] = w * q
 
 
@@ -160,14 +159,6 @@ def _gaussian_loglik_row(means, y, inv_var, log_const, out, i):
             d = y[i, j] - means[i, base + j]
             acc += d * d * inv_var[k, j]
         out[i, k] = log_const[k] - 0.5 * acc
-
-
-@_jit()
-def _estep_gaussian_row(
-    gate_logits, means, y, inv_var, log_const, weight, resp, log_norm, gate_resid, gate_q, i
-):
-    _gaussian_loglik_row(means, y, inv_var, log_const, resp, i)
-    _mix_row(gate_logits, weight, resp, log_norm, gate_resid, gate_q, i)
 
 
 @_jit()
@@ -200,9 +191,8 @@ def estep_gaussian_rows(
         Output: ``weight * sum_k resp * log gate_proba``.
     """
     for i in range(gate_logits.shape[0]):
-        _estep_gaussian_row(
-            gate_logits, means, y, inv_var, log_const, weight, resp, log_norm, gate_resid, gate_q, i
-        )
+        _gaussian_loglik_row(means, y, inv_var, log_const, resp, i)
+        _mix_row(gate_logits, weight, resp, log_norm, gate_resid, gate_q, i)
 
 
 @_jit(parallel=True)
@@ -211,9 +201,8 @@ def estep_gaussian_rows_parallel(
 ):
     """Threaded twin of :func:`estep_gaussian_rows` (bit-identical)."""
     for i in numba.prange(gate_logits.shape[0]):
-        _estep_gaussian_row(
-            gate_logits, means, y, inv_var, log_const, weight, resp, log_norm, gate_resid, gate_q, i
-        )
+        _gaussian_loglik_row(means, y, inv_var, log_const, resp, i)
+        _mix_row(gate_logits, weight, resp, log_norm, gate_resid, gate_q, i)
 
 
 @_jit()
@@ -242,14 +231,6 @@ def _categorical_loglik_row(logits, codes, n_classes, prob_floor, out, i):
 
 
 @_jit()
-def _estep_categorical_row(
-    gate_logits, logits, codes, n_classes, prob_floor, weight, resp, log_norm, gate_resid, gate_q, i
-):
-    _categorical_loglik_row(logits, codes, n_classes, prob_floor, resp, i)
-    _mix_row(gate_logits, weight, resp, log_norm, gate_resid, gate_q, i)
-
-
-@_jit()
 def estep_categorical_rows(
     gate_logits, logits, codes, n_classes, prob_floor, weight, resp, log_norm, gate_resid, gate_q
 ):
@@ -269,10 +250,8 @@ def estep_categorical_rows(
         As in :func:`estep_gaussian_rows`.
     """
     for i in range(gate_logits.shape[0]):
-        _estep_categorical_row(
-            gate_logits, logits, codes, n_classes, prob_floor, weight, resp, log_norm,
-            gate_resid, gate_q, i,
-        )
+        _categorical_loglik_row(logits, codes, n_classes, prob_floor, resp, i)
+        _mix_row(gate_logits, weight, resp, log_norm, gate_resid, gate_q, i)
 
 
 @_jit(parallel=True)
@@ -281,10 +260,8 @@ def estep_categorical_rows_parallel(
 ):
     """Threaded twin of :func:`estep_categorical_rows` (bit-identical)."""
     for i in numba.prange(gate_logits.shape[0]):
-        _estep_categorical_row(
-            gate_logits, logits, codes, n_classes, prob_floor, weight, resp, log_norm,
-            gate_resid, gate_q, i,
-        )
+        _categorical_loglik_row(logits, codes, n_classes, prob_floor, resp, i)
+        _mix_row(gate_logits, weight, resp, log_norm, gate_resid, gate_q, i)
 
 
 # --------------------------------------------------------------------------

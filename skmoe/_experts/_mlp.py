@@ -34,7 +34,7 @@ from ._gaussian import _LOG_2PI, solve_ridge
 
 #: Hidden layers are large enough for the threaded kernels from this many
 #: row x expert x hidden cells on.
-_PARALLEL_MIN_HIDDEN_CELLS = 1 << 16
+_PARALLEL_MIN_HIDDEN_CELLS = 1 << 18
 
 
 class MLPExperts(ExpertFamily):
