@@ -38,32 +38,47 @@ torch / skmoe (> 1: skmoe faster). Final mean training log-likelihoods are in
 the user's units (standardised-units value minus ``log std(y)``) from the
 median run. The two sides start differently (skmoe searches for a start;
 PyTorch uses its default random initialisation), so their final
-log-likelihoods after a few epochs need not agree. skmoe gets one untimed
-warm-up fit per configuration (Numba compilation). Threads are set
-explicitly on both sides: ``torch.set_num_threads(T)`` and skmoe
-``n_jobs=T``. Both run in this one process, one after the other.
+log-likelihoods after a few epochs or iterations need not agree. Both sides
+get one untimed warm-up per configuration (skmoe: a 1-epoch / 1-iteration
+fit, for Numba compilation; PyTorch: 20 mini-batch steps or 2 L-BFGS
+iterations, for lazy initialisation). Threads are set explicitly on both
+sides: ``torch.set_num_threads(T)`` and skmoe ``n_jobs=T``. Both run in this
+one process; their repeats alternate (skmoe, torch, skmoe, ...) so that both
+see the same machine conditions. The first PyTorch repeat also prints its
+full-data log-likelihood after each Adam epoch (computed outside the timed
+region) or its penalised loss before and after L-BFGS, as a check that the
+loss goes down.
+
+The last column, "other load", is the CPU time other processes used while
+the repeats ran, in cores (from ``/proc/stat``). On this 2-core machine the
+2-thread timings (PyTorch's above all: its OpenMP threads wait at barriers
+for a descheduled partner) are unreliable when it is well above 0; rerun
+then.
 
     python benchmarks/bench_gradient.py                      # n = 1e5, threads 1 and 2
     python benchmarks/bench_gradient.py --quick              # n = 1e4, 2 epochs, 1 repeat
     python benchmarks/bench_gradient.py --threads 2 --kinds mlp --solvers adam
     python benchmarks/bench_gradient.py --dtype float32      # PyTorch in float32 (skmoe is float64)
+    python benchmarks/bench_gradient.py --fused-adam         # torch.optim.Adam(fused=True)
+    python benchmarks/bench_gradient.py --json grad.json
 
 Without PyTorch (``pip install torch``) the PyTorch columns are ``n/a`` and a
-message says so; if skmoe's ``fit`` raises ``ValueError`` for a solver or
-expert kind it does not have yet, its columns are ``n/a`` with the message.
+message says so; if skmoe's ``fit`` raises ``ValueError`` (or
+``NotImplementedError``) for a solver or expert kind it does not have yet,
+its columns are ``n/a`` and "skmoe side not available: <message>" is printed.
 """
 
 import argparse
 import json
 import math
+import os
 import statistics
 import sys
 import time
 import warnings
 
-import numpy as np
-
 import _common  # noqa: F401  (sets sys.path)
+import numpy as np
 from _common import environment_lines, fmt, import_skmoe, md_table, skmoe_location, thread_report
 from _data import make_moe_regression
 
@@ -77,9 +92,13 @@ def import_torch():
         import torch
         import torch_moe
     except Exception as exc:  # ImportError, or a broken installation
-        return None, None, (
-            f"PyTorch not importable ({type(exc).__name__}: {exc}); "
-            "the PyTorch side is skipped (pip install torch)."
+        return (
+            None,
+            None,
+            (
+                f"PyTorch not importable ({type(exc).__name__}: {exc}); "
+                "the PyTorch side is skipped (pip install torch)."
+            ),
         )
     return torch, torch_moe, None
 
@@ -104,39 +123,57 @@ def _summary(runs, key):
 # -- PyTorch side -------------------------------------------------------------
 
 
-def time_torch(torch, tm, X, y, kind, solver, args, dtype):
-    """Per-run dicts: ``unit_s`` (s per epoch / iteration), ``ll`` (user units), ..."""
-    Xs, ys, log_sy = tm.standardise(X, y)
-    Xt, yt = tm.to_tensors(Xs, ys, dtype)
-    # untimed warm-up with the timed shapes (first calls pay for lazy
-    # initialisation: oneDNN primitives, thread pool start, allocator)
-    model = tm.make_model(N_FEATURES, N_EXPERTS, kind, hidden=args.hidden, seed=0, dtype=dtype)
-    if solver == "adam":
-        m = min(Xt.shape[0], 20 * args.batch_size)
-        tm.fit_adam(model, Xt[:m], yt[:m], 1, batch_size=args.batch_size, lr=args.learning_rate)
-    else:
-        tm.fit_lbfgs(model, Xt, yt, 2, history_size=20)
-    runs = []
-    for rep in range(args.repeats):
-        model = tm.make_model(
-            N_FEATURES, N_EXPERTS, kind, hidden=args.hidden, seed=0, dtype=dtype
+class TorchSide:
+    """The PyTorch fits of one configuration (data converted once)."""
+
+    def __init__(self, torch, tm, X, y, kind, solver, args, dtype):
+        self.tm, self.kind, self.solver, self.args, self.dtype = tm, kind, solver, args, dtype
+        Xs, ys, self.log_sy = tm.standardise(X, y)
+        self.X, self.y = tm.to_tensors(Xs, ys, dtype)
+
+    def _model(self):
+        return self.tm.make_model(
+            N_FEATURES, N_EXPERTS, self.kind, hidden=self.args.hidden, seed=0, dtype=self.dtype
         )
-        if solver == "adam":
+
+    def warmup(self):
+        """Untimed, with the timed shapes: first calls pay for lazy initialisation."""
+        a, tm = self.args, self.tm
+        if self.solver == "adam":
+            m = min(self.X.shape[0], 20 * a.batch_size)
+            tm.fit_adam(
+                self._model(),
+                self.X[:m],
+                self.y[:m],
+                1,
+                batch_size=a.batch_size,
+                lr=a.learning_rate,
+                fused=a.fused_adam,
+            )
+        else:
+            tm.fit_lbfgs(self._model(), self.X, self.y, 2, history_size=20)
+
+    def run(self, trace=False):
+        """One timed fit: ``unit_s`` (s per epoch / iteration), ``ll`` (user units), ..."""
+        a, tm = self.args, self.tm
+        model = self._model()
+        if self.solver == "adam":
             res = tm.fit_adam(
                 model,
-                Xt,
-                yt,
-                args.epochs,
-                batch_size=args.batch_size,
-                lr=args.learning_rate,
+                self.X,
+                self.y,
+                a.epochs,
+                batch_size=a.batch_size,
+                lr=a.learning_rate,
                 seed=0,
-                trace=rep == 0,  # full-data LL after each epoch, outside the timing
+                trace=trace,
+                fused=a.fused_adam,
             )
             run = {"unit_s": res["time"] / res["epochs"], "iters": res["epochs"]}
             if res["trace_ll"] is not None:
-                run["trace"] = [v - log_sy for v in res["trace_ll"]]
+                run["trace"] = [v - self.log_sy for v in res["trace_ll"]]
         else:
-            res = tm.fit_lbfgs(model, Xt, yt, args.lbfgs_iter, history_size=20)
+            res = tm.fit_lbfgs(model, self.X, self.y, a.lbfgs_iter, history_size=20)
             it = max(res["n_iter"], 1)
             run = {
                 "unit_s": res["time"] / it,
@@ -145,27 +182,11 @@ def time_torch(torch, tm, X, y, kind, solver, args, dtype):
                 "loss0": res["loss0"],
                 "loss": res["loss"],
             }
-        run["ll"] = tm.mean_log_likelihood(model, Xt, yt) - log_sy
-        runs.append(run)
-    return runs
+        run["ll"] = tm.mean_log_likelihood(model, self.X, self.y) - self.log_sy
+        return run
 
 
 # -- skmoe side ---------------------------------------------------------------
-
-
-def _skmoe_estimator(Est, kind, solver, max_iter, args, threads):
-    return Est(
-        n_experts=N_EXPERTS,
-        expert=kind,
-        expert_hidden=args.hidden,
-        solver=solver,
-        max_iter=max_iter,
-        tol=0.0,
-        batch_size=args.batch_size,
-        learning_rate=args.learning_rate,
-        random_state=0,
-        n_jobs=threads,
-    )
 
 
 def _fit_quiet(est, X, y):
@@ -177,37 +198,100 @@ def _fit_quiet(est, X, y):
     return est
 
 
-def time_skmoe(Est, X, y, kind, solver, args, threads):
-    """``(runs, note)``; ``runs`` is None when skmoe cannot fit this configuration."""
-    max_iter = args.epochs if solver == "adam" else args.lbfgs_iter
-    try:
-        # untimed warm-up on the same data: Numba compiles (or loads) the kernels
-        _fit_quiet(_skmoe_estimator(Est, kind, solver, 1, args, threads), X, y)
-    except (ValueError, NotImplementedError) as exc:
-        return None, f"skmoe side not available: {type(exc).__name__}: {exc}"
-    runs, note = [], None
-    for _ in range(args.repeats):
-        est = _skmoe_estimator(Est, kind, solver, max_iter, args, threads)
+class SkmoeSide:
+    """The skmoe fits of one configuration."""
+
+    def __init__(self, Est, X, y, kind, solver, args, threads):
+        self.Est, self.X, self.y = Est, X, y
+        self.kind, self.solver, self.args, self.threads = kind, solver, args, threads
+        self.note = None
+
+    def _estimator(self, max_iter):
+        a = self.args
+        return self.Est(
+            n_experts=N_EXPERTS,
+            expert=self.kind,
+            expert_hidden=a.hidden,
+            solver=self.solver,
+            max_iter=max_iter,
+            tol=0.0,
+            batch_size=a.batch_size,
+            learning_rate=a.learning_rate,
+            random_state=0,
+            n_jobs=self.threads,
+        )
+
+    def warmup(self):
+        """Untimed 1-epoch / 1-iteration fit on the same data (Numba compilation).
+
+        Returns a message if skmoe cannot fit this configuration, else None.
+        """
+        try:
+            _fit_quiet(self._estimator(1), self.X, self.y)
+        except (ValueError, NotImplementedError) as exc:
+            return f"skmoe side not available: {type(exc).__name__}: {exc}"
+        return None
+
+    def run(self):
+        """One timed fit, or None (with ``self.note``) if the timings are missing."""
+        max_iter = self.args.epochs if self.solver == "adam" else self.args.lbfgs_iter
+        est = self._estimator(max_iter)
         t0 = time.perf_counter()
-        _fit_quiet(est, X, y)
+        _fit_quiet(est, self.X, self.y)
         wall = time.perf_counter() - t0
         timings = getattr(est, "_timings_", None) or {}
         it = getattr(est, "n_iter_", None)
-        key = "solver" if "solver" in timings else None
-        if key is None and "total_em" in timings:  # older code: EM's loop timer
-            key, note = "total_em", "skmoe has no _timings_['solver']; used 'total_em'"
-        if key is None or not it:
-            return None, "skmoe estimator has no _timings_['solver'] / n_iter_"
+        if "solver" not in timings or not it:
+            self.note = "skmoe estimator has no _timings_['solver'] / n_iter_"
+            return None
         run = {
-            "unit_s": timings[key] / it,
+            "unit_s": timings["solver"] / it,
             "iters": int(it),
             "ll": float(est.log_likelihood_),
             "fit_wall_s": wall,
         }
         if "n_evals" in timings:
             run["evals_per_iter"] = timings["n_evals"] / it
-        runs.append(run)
-    return runs, note
+        return run
+
+
+# -- machine load ---------------------------------------------------------------
+
+
+class OtherLoad:
+    """CPU time used by other processes while a block runs (Linux /proc/stat).
+
+    ``cores`` = (busy CPU seconds of the whole machine - this process's CPU
+    seconds) / wall seconds; about 0 on an idle machine, 1 if another process
+    kept one core busy. None where /proc/stat is unavailable.
+    """
+
+    def __enter__(self):
+        self._busy0, self._self0, self._t0 = _busy_seconds(), _self_seconds(), time.perf_counter()
+        self.cores = None
+        return self
+
+    def __exit__(self, *exc):
+        busy1, self1, t1 = _busy_seconds(), _self_seconds(), time.perf_counter()
+        if self._busy0 is not None and busy1 is not None and t1 > self._t0:
+            other = (busy1 - self._busy0) - (self1 - self._self0)
+            self.cores = max(other, 0.0) / (t1 - self._t0)
+        return False
+
+
+def _busy_seconds():
+    try:
+        with open("/proc/stat") as fh:
+            fields = [int(v) for v in fh.readline().split()[1:]]
+    except (OSError, ValueError):
+        return None
+    # user nice system idle iowait irq softirq steal ...: busy = all but idle, iowait
+    busy = sum(fields[:8]) - fields[3] - fields[4]
+    return busy / os.sysconf("SC_CLK_TCK")
+
+
+def _self_seconds():
+    return time.process_time()  # user + system CPU of all this process's threads
 
 
 # -- table --------------------------------------------------------------------
@@ -234,14 +318,18 @@ def main(argv=None):
     p.add_argument(
         "--lbfgs-iter", type=int, default=None, help="L-BFGS iterations (default 20; --quick 5)"
     )
-    p.add_argument("--repeats", type=int, default=None, help="runs per configuration (default 3; --quick 1)")
+    p.add_argument(
+        "--repeats", type=int, default=None, help="runs per configuration (default 3; --quick 1)"
+    )
     p.add_argument(
         "--threads", type=int, nargs="+", default=[1, 2], help="thread counts (default 1 2)"
     )
     p.add_argument("--quick", action="store_true", help="small smoke run (n = 1e4)")
     p.add_argument("--kinds", nargs="+", choices=["linear", "mlp"], default=["linear", "mlp"])
     p.add_argument("--solvers", nargs="+", choices=["adam", "lbfgs"], default=["adam", "lbfgs"])
-    p.add_argument("--hidden", type=int, default=32, help="hidden units per mlp expert (default 32)")
+    p.add_argument(
+        "--hidden", type=int, default=32, help="hidden units per mlp expert (default 32)"
+    )
     p.add_argument("--batch-size", type=int, default=256)
     p.add_argument("--learning-rate", type=float, default=1e-2)
     p.add_argument(
@@ -253,6 +341,11 @@ def main(argv=None):
         default="float64",
         help="PyTorch dtype (default float64, as skmoe)",
     )
+    p.add_argument(
+        "--fused-adam",
+        action="store_true",
+        help="torch.optim.Adam(fused=True) (default: PyTorch's default implementation)",
+    )
     p.add_argument("--skip-torch", action="store_true")
     p.add_argument("--skip-skmoe", action="store_true")
     p.add_argument("--json", help="also write the results to this JSON file")
@@ -261,6 +354,7 @@ def main(argv=None):
     args.epochs = args.epochs if args.epochs is not None else (2 if args.quick else 5)
     args.lbfgs_iter = args.lbfgs_iter if args.lbfgs_iter is not None else (5 if args.quick else 20)
     args.repeats = args.repeats if args.repeats is not None else (1 if args.quick else 3)
+    args.fused_adam = True if args.fused_adam else None
 
     torch, tm, torch_err = (
         (None, None, "skipped (--skip-torch)") if args.skip_torch else import_torch()
@@ -273,7 +367,10 @@ def main(argv=None):
         print(line)
     print(skmoe_location())
     if torch is not None:
-        print(f"torch {torch.__version__}, dtype {args.dtype}, {torch.__config__.parallel_info().splitlines()[-1].strip()}")
+        backend = torch.__config__.parallel_info().splitlines()[-1].strip()
+        print(
+            f"torch {torch.__version__}, dtype {args.dtype}, Adam fused={args.fused_adam}, {backend}"
+        )
     for msg in (torch_err, skmoe_err):
         if msg:
             print(f"NOTE: {msg}")
@@ -298,34 +395,61 @@ def main(argv=None):
             if torch is not None:
                 torch.set_num_threads(T)
             for solver in args.solvers:
+                tag = f"{kind}/{solver}/T={T}"
                 row = {"kind": kind, "solver": solver, "threads": T, "torch": None, "skmoe": None}
+                sk = th = None
                 if Est is not None:
+                    sk = SkmoeSide(Est, X, y, kind, solver, args, T)
                     try:
-                        runs, note = time_skmoe(Est, X, y, kind, solver, args, T)
+                        note = sk.warmup()
                     except Exception as exc:  # keep the PyTorch numbers
-                        runs, note = None, f"skmoe fit failed: {type(exc).__name__}: {exc}"
+                        note = f"skmoe fit failed: {type(exc).__name__}: {exc}"
                     if note:
-                        msg = f"[{kind}/{solver}/T={T}] {note}"
-                        print(msg, flush=True)
-                        notes.append(msg)
-                    row["skmoe"] = _summary(runs, "unit_s") if runs else None
+                        notes.append(f"[{tag}] {note}")
+                        print(notes[-1], flush=True)
+                        sk = None
                 if torch is not None:
-                    runs = time_torch(torch, tm, X, y, kind, solver, args, dtype)
-                    row["torch"] = _summary(runs, "unit_s")
-                    first = runs[0]
+                    th = TorchSide(torch, tm, X, y, kind, solver, args, dtype)
+                    th.warmup()
+                sk_runs, th_runs = [], []
+                with OtherLoad() as load:
+                    # the two sides alternate, so both see the same machine conditions
+                    for rep in range(args.repeats):
+                        if sk is not None:
+                            try:
+                                run = sk.run()
+                            except Exception as exc:
+                                run, sk.note = (
+                                    None,
+                                    f"skmoe fit failed: {type(exc).__name__}: {exc}",
+                                )
+                            if run is None:
+                                notes.append(f"[{tag}] {sk.note}")
+                                print(notes[-1], flush=True)
+                                sk = None
+                            else:
+                                sk_runs.append(run)
+                        if th is not None:
+                            th_runs.append(th.run(trace=rep == 0))
+                row["skmoe"] = _summary(sk_runs, "unit_s")
+                row["torch"] = _summary(th_runs, "unit_s")
+                row["other_load_cores"] = load.cores
+                if th_runs:
+                    first = th_runs[0]
                     if "trace" in first:
                         curve = ", ".join(f"{v:.4f}" for v in first["trace"])
-                        print(f"  torch {kind}/adam T={T}: full-data LL start, per epoch: {curve}")
+                        print(f"  torch {tag}: full-data LL at start and after each epoch: {curve}")
                     else:
                         print(
-                            f"  torch {kind}/lbfgs T={T}: loss {first['loss0']:.4f} -> "
+                            f"  torch {tag}: penalised loss {first['loss0']:.4f} -> "
                             f"{first['loss']:.4f} in {first['iters']} iterations"
                         )
                 results.append(row)
                 tt, ss = row["torch"], row["skmoe"]
                 print(
-                    f"  done {kind}/{solver} T={T}: torch {_ms_cell(tt)} ms, skmoe {_ms_cell(ss)} ms "
-                    f"per {'epoch' if solver == 'adam' else 'iteration'}",
+                    f"  done {tag}: torch {_ms_cell(tt)} ms, skmoe {_ms_cell(ss)} ms "
+                    f"per {'epoch' if solver == 'adam' else 'iteration'}; other processes "
+                    f"used {fmt(load.cores, '.2f')} cores",
                     file=sys.stderr,
                     flush=True,
                 )
@@ -345,6 +469,7 @@ def main(argv=None):
         "skmoe iters",
         "torch final LL",
         "skmoe final LL",
+        "other load (cores)",
     ]
     rows = []
     for r in results:
@@ -365,6 +490,7 @@ def main(argv=None):
                 _run_cell(ss, "iters", "d"),
                 _run_cell(tt, "ll", ".4f"),
                 _run_cell(ss, "ll", ".4f"),
+                fmt(r.get("other_load_cores"), ".2f"),
             ]
         )
     print()
@@ -372,7 +498,8 @@ def main(argv=None):
     print(
         "\nms cells: median over repeats (best in parentheses) of the time per Adam epoch or "
         "L-BFGS iteration;\nratio of medians; final LL = mean training log-likelihood in the "
-        "user's units, from the median run."
+        "user's units, from the median run;\nother load = CPU used by other processes during "
+        "the timed repeats (cores; from /proc/stat), ~0 on an idle machine."
     )
     for msg in notes:
         print(f"NOTE: {msg}")

@@ -56,11 +56,13 @@ _SHARED_PARAMS_DOC = """
         version; setting it raises ``ValueError``.
 
     solver : {"auto", "em", "lbfgs", "adam"}, default="auto"
-        Fitting method. ``"auto"`` and ``"em"`` run expectation-maximisation;
-        ``"lbfgs"`` minimises the same penalised objective by full-batch
-        L-BFGS (scipy) from the same start search, with exact gradients
-        (expert variances in log space). ``"adam"`` is not available in this
-        version (``ValueError`` naming the supported solvers).
+        Fitting method. ``"em"`` runs expectation-maximisation; ``"lbfgs"``
+        minimises the same penalised objective by full-batch L-BFGS (scipy)
+        with exact gradients (expert variances in log space); ``"adam"`` by
+        mini-batch Adam. All start from the same start search. ``"auto"``
+        means ``"em"``, and ``"lbfgs"`` for ``expert="mlp"`` (which has no
+        EM). An unsupported combination raises ``ValueError`` naming the
+        supported solvers.
 
     noisy_gating : bool, default=True
         Noise on the gate logits while training (sparse only; no effect on a
@@ -71,15 +73,18 @@ _SHARED_PARAMS_DOC = """
         dense model).
 
     expert_hidden : int, default=32
-        Hidden width of ``"mlp"`` experts (not available in this version).
+        Hidden ``tanh`` units of each ``"mlp"`` expert.
 
     max_iter : int, default=200
-        Maximum number of EM iterations of each EM run (the short runs of the
-        start search use at most 25).
+        Maximum number of EM or L-BFGS iterations, or Adam epochs, of the
+        main run (the short EM runs of the start search use at most 25).
 
     tol : float, default=1e-5
         EM stops when the weighted mean log-likelihood changes by less than
-        ``tol`` between iterations.
+        ``tol`` between iterations; L-BFGS when the objective (per unit
+        weight) decreases by less than ``tol`` in 3 consecutive iterations;
+        Adam when the epoch's loss has not improved on the best by ``tol``
+        for more than 10 consecutive epochs (as ``MLPRegressor``).
 
     n_init : int, default=1
         Number of restarts; the one with the best log-likelihood is kept.
@@ -91,10 +96,11 @@ _SHARED_PARAMS_DOC = """
         standardised ``[X, y]`` rows, or random responsibilities.
 
     batch_size : int, default=256
-        Mini-batch size of ``solver="adam"``.
+        Mini-batch size of ``solver="adam"`` and ``partial_fit``.
 
     learning_rate : float, default=1e-2
-        Step size of ``solver="adam"``.
+        Step size of ``solver="adam"`` and ``partial_fit``. A fresh
+        optimiser state ramps it up linearly over its first 200 steps.
 
     warm_start : bool, default=False
         Start from the previous fit's parameters (and its scaling of the
@@ -105,7 +111,8 @@ _SHARED_PARAMS_DOC = """
         runs and across ``n_jobs``.
 
     verbose : int, default=0
-        ``1`` prints a line per EM run, ``2`` a line per iteration.
+        ``1`` prints a line per EM or L-BFGS run (and per Adam epoch), ``2``
+        a line per iteration.
 
     n_jobs : int or None, default=None
         Threads for the compiled kernels (``None`` keeps Numba's current
@@ -152,7 +159,7 @@ class BaseMixtureOfExperts(BaseEstimator):
 
     @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y, sample_weight=None):
-        """Fit the mixture of experts by expectation-maximisation.
+        """Fit the mixture of experts (EM, L-BFGS or Adam: see ``solver``).
 
         Parameters
         ----------

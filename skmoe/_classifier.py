@@ -21,7 +21,8 @@ class MixtureOfExpertsClassifier(ClassifierMixin, BaseMixtureOfExperts):
     ``p(y | x) = sum_k g_k(x) softmax(B_k x + d_k)[y]``
 
     (``expert="logistic"``; ``expert="constant"`` gives each expert a fixed
-    class distribution), fitted by expectation-maximisation on the penalised
+    class distribution), fitted by expectation-maximisation (or by gradient: L-BFGS,
+    mini-batch Adam, ``partial_fit``) on the penalised
     log-likelihood. It finds regions where different simple classifiers
     hold, e.g. an XOR-like layout that one logistic regression cannot
     separate.
@@ -30,9 +31,11 @@ class MixtureOfExpertsClassifier(ClassifierMixin, BaseMixtureOfExperts):
 
     Parameters
     ----------
-    expert : {{"logistic", "constant"}}, default="logistic"
-        Expert family. ``"mlp"`` and estimator instances are part of the
-        public API but not available in this version (``ValueError``).
+    expert : {{"logistic", "constant", "mlp"}}, default="logistic"
+        Expert family. ``"mlp"``: one hidden layer of ``expert_hidden``
+        ``tanh`` units per expert, fitted by the gradient solvers only.
+        Estimator instances are part of the public API but not available in
+        this version (``ValueError``).
 
     alpha : float, default=1.0
         L2 penalty on the logistic experts' coefficients, for standardised
@@ -57,7 +60,8 @@ class MixtureOfExpertsClassifier(ClassifierMixin, BaseMixtureOfExperts):
         Names of features seen during fit, when ``X`` has string column names.
 
     n_iter_ : int
-        EM iterations of the kept run on the full data.
+        EM or L-BFGS iterations, or Adam epochs, of the kept run on the full
+        data (``partial_fit``: passes so far).
 
     converged_ : bool
         Whether that run met ``tol`` within ``max_iter``.
@@ -65,13 +69,15 @@ class MixtureOfExpertsClassifier(ClassifierMixin, BaseMixtureOfExperts):
     log_likelihood_ : float
         Weighted mean per-sample training log-likelihood (negative log-loss).
 
-    log_likelihood_curve_ : ndarray of shape (n_iter_ + 1,)
+    log_likelihood_curve_ : ndarray of shape (n_iter_ + 1,) or (n_iter_,)
         Weighted mean training log-likelihood before the first and after each
-        EM iteration of the kept run.
+        EM or L-BFGS iteration of the kept run; for Adam one value per epoch
+        (the running mean over its mini-batches, as ``MLPRegressor``'s
+        ``loss_curve_``), and one per ``partial_fit`` pass.
 
-    objective_curve_ : ndarray of shape (n_iter_ + 1,)
-        The penalised objective per unit weight along the same run; EM never
-        decreases it.
+    objective_curve_ : ndarray of shape (n_iter_ + 1,) or (n_iter_,)
+        The penalised objective per unit weight along the same run; EM and
+        L-BFGS never decrease it.
 
     expert_load_ : ndarray of shape (n_experts,)
         Share of the training weight each expert received; sums to one.

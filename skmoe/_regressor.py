@@ -28,7 +28,8 @@ class MixtureOfExpertsRegressor(RegressorMixin, BaseMixtureOfExperts):
     ``p(y | x) = sum_k g_k(x) N(y; A_k x + c_k, diag(s2_k))``
 
     (``expert="linear"``; ``expert="constant"`` drops ``A_k x``), fitted by
-    expectation-maximisation on the penalised log-likelihood. Besides the
+    expectation-maximisation (or by gradient: L-BFGS, mini-batch Adam,
+    ``partial_fit``) on the penalised log-likelihood. Besides the
     mean prediction it gives the whole predictive distribution: its standard
     deviation, samples, the gate and each expert's prediction.
 
@@ -36,9 +37,11 @@ class MixtureOfExpertsRegressor(RegressorMixin, BaseMixtureOfExperts):
 
     Parameters
     ----------
-    expert : {{"linear", "constant"}}, default="linear"
-        Expert family. ``"mlp"`` and estimator instances are part of the
-        public API but not available in this version (``ValueError``).
+    expert : {{"linear", "constant", "mlp"}}, default="linear"
+        Expert family. ``"mlp"``: one hidden layer of ``expert_hidden``
+        ``tanh`` units per expert, fitted by the gradient solvers only.
+        Estimator instances are part of the public API but not available in
+        this version (``ValueError``).
 
     alpha : float, default=1e-4
         L2 (ridge) penalty on the expert slopes, for standardised inputs.
@@ -57,7 +60,8 @@ class MixtureOfExpertsRegressor(RegressorMixin, BaseMixtureOfExperts):
         Names of features seen during fit, when ``X`` has string column names.
 
     n_iter_ : int
-        EM iterations of the kept run on the full data.
+        EM or L-BFGS iterations, or Adam epochs, of the kept run on the full
+        data (``partial_fit``: passes so far).
 
     converged_ : bool
         Whether that run met ``tol`` within ``max_iter``.
@@ -65,13 +69,15 @@ class MixtureOfExpertsRegressor(RegressorMixin, BaseMixtureOfExperts):
     log_likelihood_ : float
         Weighted mean per-sample training log-likelihood of the fitted model.
 
-    log_likelihood_curve_ : ndarray of shape (n_iter_ + 1,)
+    log_likelihood_curve_ : ndarray of shape (n_iter_ + 1,) or (n_iter_,)
         Weighted mean training log-likelihood before the first and after each
-        EM iteration of the kept run.
+        EM or L-BFGS iteration of the kept run; for Adam one value per epoch
+        (the running mean over its mini-batches, as ``MLPRegressor``'s
+        ``loss_curve_``), and one per ``partial_fit`` pass.
 
-    objective_curve_ : ndarray of shape (n_iter_ + 1,)
-        The penalised objective per unit weight along the same run; EM never
-        decreases it.
+    objective_curve_ : ndarray of shape (n_iter_ + 1,) or (n_iter_,)
+        The penalised objective per unit weight along the same run; EM and
+        L-BFGS never decrease it.
 
     expert_load_ : ndarray of shape (n_experts,)
         Share of the training weight each expert received (weighted mean of
