@@ -269,3 +269,19 @@ def test_mlp_partial_fit_with_small_learning_rate_keeps_a_converged_fit():
     before = model.log_likelihood(X, y).mean()
     model.set_params(learning_rate=1e-3).partial_fit(X, y)
     assert model.log_likelihood(X, y).mean() > before - 0.01
+
+
+def test_gradient_solvers_do_not_depend_on_threads():
+    """Threaded kernels (rows, or experts for the mlp backward pass) give the same bits."""
+    X, y = _sine_regimes(3000, seed=11)
+    fits = []
+    for n_jobs in (1, 2):
+        params = dict(n_experts=3, expert="mlp", expert_hidden=40, solver="adam", max_iter=2,
+                      batch_size=3000, random_state=0, n_jobs=n_jobs)
+        fits.append(_quiet_fit(MixtureOfExpertsRegressor(**params), X, y))
+        params.update(solver="lbfgs", max_iter=3)
+        fits.append(_quiet_fit(MixtureOfExpertsRegressor(**params), X, y))
+    assert_array_equal(fits[0].log_likelihood_curve_, fits[2].log_likelihood_curve_)
+    assert_array_equal(fits[0].predict(X), fits[2].predict(X))
+    assert_array_equal(fits[1].log_likelihood_curve_, fits[3].log_likelihood_curve_)
+    assert_array_equal(fits[1].predict(X), fits[3].predict(X))
