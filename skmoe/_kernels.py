@@ -627,3 +627,165 @@ def adam_update(theta, grad, m, v, step, beta1, beta2, eps, correction1, correct
         m[j] = beta1 * m[j] + (1.0 - beta1) * g
         v[j] = beta2 * v[j] + (1.0 - beta2) * g * g
         theta[j] -= step * (m[j] / correction1) / (np.sqrt(v[j] / correction2) + eps)
+
+
+# -- sparse top-k routing -------------------------------------------------------
+#
+# A sparse model evaluates, per row, only the experts in ``sel[i, :s]``: the
+# ``s`` largest gate logits (``s = k`` at prediction, ``k + 1`` in training).
+# Per-slot arrays are laid out ``(n, s, ...)``: slot ``j`` of row ``i`` is
+# expert ``sel[i, j]``.
+
+
+@_jit()
+def _topk_row(logits, k, sel, i):
+    """Indices of the ``k`` largest logits of row ``i``, largest first.
+
+    Insertion into a sorted buffer of length ``k``; a later expert displaces
+    an earlier one only when strictly larger, so ties go to the lower index.
+    """
+    n_experts = logits.shape[1]
+    filled = 0
+    for j in range(n_experts):
+        v = logits[i, j]
+        if filled == k and not v > logits[i, sel[i, k - 1]]:
+            continue
+        pos = filled if filled < k else k - 1
+        while pos > 0 and v > logits[i, sel[i, pos - 1]]:
+            sel[i, pos] = sel[i, pos - 1]
+            pos -= 1
+        sel[i, pos] = j
+        if filled < k:
+            filled += 1
+
+
+@_jit()
+def topk_rows(logits, k, sel):
+    """``sel[i, :k]``: the experts with the ``k`` largest ``logits[i]``, largest first."""
+    for i in range(logits.shape[0]):
+        _topk_row(logits, k, sel, i)
+
+
+@_jit(parallel=True)
+def topk_rows_parallel(logits, k, sel):
+    """Threaded twin of :func:`topk_rows`."""
+    for i in numba.prange(logits.shape[0]):
+        _topk_row(logits, k, sel, i)
+
+
+@_jit()
+def _gather_row(values, sel, out, i):
+    for j in range(sel.shape[1]):
+        out[i, j] = values[i, sel[i, j]]
+
+
+@_jit()
+def gather_rows(values, sel, out):
+    """``out[i, j] = values[i, sel[i, j]]``."""
+    for i in range(sel.shape[0]):
+        _gather_row(values, sel, out, i)
+
+
+@_jit()
+def _sparse_linear_row(X1, coef, sel, out, i):
+    n_out, q = coef.shape[1], coef.shape[2]
+    for j in range(sel.shape[1]):
+        e = sel[i, j]
+        for o in range(n_out):
+            acc = 0.0
+            for c in range(q):
+                acc += coef[e, o, c] * X1[i, c]
+            out[i, j, o] = acc
+
+
+@_jit()
+def sparse_linear_rows(X1, coef, sel, out):
+    """Outputs of the selected linear experts only.
+
+    ``out[i, j, o] = coef[sel[i, j], o, :q] . X1[i, :q]`` with ``coef`` of
+    shape ``(n_experts, n_out, q)``: ``k`` experts per row, whatever the
+    number of experts.
+    """
+    for i in range(sel.shape[0]):
+        _sparse_linear_row(X1, coef, sel, out, i)
+
+
+@_jit(parallel=True)
+def sparse_linear_rows_parallel(X1, coef, sel, out):
+    """Threaded twin of :func:`sparse_linear_rows`."""
+    for i in numba.prange(sel.shape[0]):
+        _sparse_linear_row(X1, coef, sel, out, i)
+
+
+@_jit()
+def sparse_linear_backward_rows(X1, sel, dout, grad_coef):
+    """Add ``dout[i, j, :] outer X1[i, :q]`` into ``grad_coef[sel[i, j]]`` (rows in order)."""
+    n_out, q = grad_coef.shape[1], grad_coef.shape[2]
+    for i in range(sel.shape[0]):
+        for j in range(sel.shape[1]):
+            e = sel[i, j]
+            for o in range(n_out):
+                g = dout[i, j, o]
+                for c in range(q):
+                    grad_coef[e, o, c] += g * X1[i, c]
+
+
+@_jit()
+def group_by_expert(sel, n_experts, order, offsets):
+    """Counting sort of the (row, slot) pairs by expert.
+
+    ``order[offsets[e]:offsets[e + 1]]`` lists the flat positions
+    ``i * s + j`` with ``sel[i, j] == e``, in row order.
+    """
+    n, s = sel.shape
+    for e in range(n_experts + 1):
+        offsets[e] = 0
+    for i in range(n):
+        for j in range(s):
+            offsets[sel[i, j] + 1] += 1
+    for e in range(n_experts):
+        offsets[e + 1] += offsets[e]
+    fill = offsets[:n_experts].copy()
+    for i in range(n):
+        for j in range(s):
+            e = sel[i, j]
+            order[fill[e]] = i * s + j
+            fill[e] += 1
+
+
+@_jit()
+def gaussian_slot_loglik_rows(out, y, sel, inv_var, log_const, loglik):
+    """``loglik[i, j] = log N(y_i; out[i, j], diag(1 / inv_var[sel[i, j]]))``."""
+    m = y.shape[1]
+    for i in range(sel.shape[0]):
+        for j in range(sel.shape[1]):
+            e = sel[i, j]
+            acc = 0.0
+            for o in range(m):
+                d = y[i, o] - out[i, j, o]
+                acc += d * d * inv_var[e, o]
+            loglik[i, j] = log_const[e] - 0.5 * acc
+
+
+@_jit()
+def categorical_slot_loglik_rows(out, codes, loglik):
+    """``loglik[i, j] = log softmax(out[i, j])[codes[i]]``."""
+    n_classes = out.shape[2]
+    for i in range(out.shape[0]):
+        c = codes[i]
+        for j in range(out.shape[1]):
+            top = -np.inf
+            for o in range(n_classes):
+                if out[i, j, o] > top:
+                    top = out[i, j, o]
+            acc = 0.0
+            for o in range(n_classes):
+                acc += np.exp(out[i, j, o] - top)
+            loglik[i, j] = out[i, j, c] - top - np.log(acc)
+
+
+@_jit()
+def mix_rows(gate_logits, weight, resp, log_norm, gate_resid, gate_q):
+    """The E-step's mixing step alone (see ``_mix_row``), on any ``(n, s)`` layout."""
+    for i in range(gate_logits.shape[0]):
+        _mix_row(gate_logits, weight, resp, log_norm, gate_resid, gate_q, i)
