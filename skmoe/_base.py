@@ -19,6 +19,7 @@ from ._objective import MixtureObjective
 from ._solvers._adam import AdamState, adam_pass, run_adam
 from ._solvers._em import estep_pass, run_em
 from ._solvers._lbfgs import run_lbfgs
+from ._sparse import SparseObjective, dense_gate, route, sparse_log_norm
 from ._threads import numba_threads
 
 #: Up to this many (weighted, de-duplicated) rows, EM runs on the canonical
@@ -259,7 +260,11 @@ class BaseMixtureOfExperts(BaseEstimator):
             family = self._make_family()
             design = Design(design_matrix(X, self._scaler), self._scaled_target(T), w)
             self._seen_weight += design.total_weight
-            objective = MixtureObjective(None, family, self.gate_alpha, self._seen_weight)
+            if self._sparse:
+                self._params = self._with_noise(self._params)
+                objective = self._sparse_objective(family, self._seen_weight, rng)
+            else:
+                objective = MixtureObjective(None, family, self.gate_alpha, self._seen_weight)
             like = self._params
             theta = objective.pack(like)
             lower = objective.lower_bounds(like)
@@ -325,6 +330,11 @@ class BaseMixtureOfExperts(BaseEstimator):
                 # repeated rows and integer weights take the same path
                 params = self._initial_params(data, main, family, gate_main, small, int(seed))
             timings["init"] += time.perf_counter() - t0
+            objective = None
+            run_rng = np.random.RandomState(int(seed))
+            if self._sparse:
+                params = self._with_noise(params)
+                objective = self._sparse_objective(family, main.total_weight, run_rng)
             if self._solver == "adam":
                 result, state = run_adam(
                     main,
@@ -335,9 +345,10 @@ class BaseMixtureOfExperts(BaseEstimator):
                     gate_alpha=self.gate_alpha,
                     batch_size=self.batch_size,
                     learning_rate=self.learning_rate,
-                    rng=np.random.RandomState(int(seed)),
+                    rng=run_rng,
                     verbose=self.verbose,
                     report_shift=self._log_likelihood_shift(),
+                    objective=objective,
                 )
                 result.adam_state = state
             elif self._solver == "lbfgs":
@@ -386,10 +397,20 @@ class BaseMixtureOfExperts(BaseEstimator):
         L-BFGS the start search is better (-1.60 against -1.82 after 60
         iterations).
         """
-        if self._expert_kind() != "mlp":
-            return self._search_start(*data, main, family, gate_main, small, seed)
         rng = np.random.RandomState(seed)
         K = self.n_experts
+        if self._sparse and self.init == "random":
+            # the deep-learning start: one M-step on random responsibilities,
+            # near-identical experts and a nearly flat gate (no EM)
+            resp = initial_resp(main, None, K, "random", rng)
+            if self._expert_kind() == "mlp":
+                family.init_ridge = _MLP_ADAM_INIT_RIDGE
+                experts = family.init_params(main, resp, rng)
+                gate = rng.normal(scale=0.01, size=(K, main.n_columns))
+                return {"gate": gate - gate.mean(axis=0), "experts": experts}
+            return params_from_resp(main, family, gate_main, resp)
+        if self._expert_kind() != "mlp":
+            return self._search_start(*data, main, family, gate_main, small, seed)
         if self._solver == "adam":
             family.init_ridge = _MLP_ADAM_INIT_RIDGE
             resp = np.full((main.n_samples, K), 1.0 / K)
@@ -403,6 +424,18 @@ class BaseMixtureOfExperts(BaseEstimator):
         family.init_ridge = 1e-6
         experts = family.init_params(main, resp, rng)
         return {"gate": start["gate"], "experts": experts}
+
+    def _with_noise(self, params):
+        """Parameters with the noise weights of noisy gating (zeros when new)."""
+        if "noise" in params:
+            return params
+        return {**params, "noise": np.zeros_like(params["gate"])}
+
+    def _sparse_objective(self, family, total_weight, rng):
+        return SparseObjective(
+            family, self.top_k, self.noisy_gating, self.load_balancing, self.gate_alpha,
+            total_weight, rng,
+        )
 
     def _expert_kind(self):
         return _validation.expert_kind(self.expert)
@@ -492,7 +525,8 @@ class BaseMixtureOfExperts(BaseEstimator):
 
     def _finish_fit(self, result):
         params = result.params
-        for arr in [params["gate"], *params["experts"].values()]:
+        for arr in [params["gate"], params.get("noise", params["gate"]),
+                    *params["experts"].values()]:
             if not np.all(np.isfinite(arr)):  # pragma: no cover - guarded by floors
                 raise FloatingPointError(
                     "fitting produced non-finite parameters; please report this with "
@@ -554,13 +588,19 @@ class BaseMixtureOfExperts(BaseEstimator):
         Returns
         -------
         proba : ndarray of shape (n_samples, n_experts)
-            Rows sum to one.
+            Rows sum to one. A sparse model (``top_k`` set) has exactly
+            ``top_k`` non-zeros per row: the softmax renormalised over the
+            selected experts.
         """
         X = self._check_X(X)
         out = np.empty((X.shape[0], self.n_experts))
         with numba_threads(self.n_jobs):
             for sl, X1c in self._X1_chunks(X, self.n_experts):
-                out[sl] = gate_proba(X1c, self._params["gate"])
+                if self._sparse:
+                    out[sl] = dense_gate(*route(X1c, self._params["gate"], self.top_k),
+                                         self.n_experts)
+                else:
+                    out[sl] = gate_proba(X1c, self._params["gate"])
         return out
 
     def log_likelihood(self, X, y):
@@ -580,11 +620,23 @@ class BaseMixtureOfExperts(BaseEstimator):
         T = self._encode_target(y, reset=False)
         design = Design(design_matrix(X, self._scaler), self._scaled_target(T), np.ones(len(X)))
         family = self._make_family()
-        resp = np.empty((X.shape[0], self.n_experts))
         log_norm = np.empty(X.shape[0])
         with numba_threads(self.n_jobs):
-            estep_pass(design, family, self._params, resp, log_norm)
+            if self._sparse:
+                width = self.top_k * family.width + self.n_experts + design.n_columns
+                for sl in design.chunks(width):
+                    log_norm[sl] = sparse_log_norm(
+                        family, self._params, design.X1[sl], design.target[sl], self.top_k
+                    )[0]
+            else:
+                resp = np.empty((X.shape[0], self.n_experts))
+                estep_pass(design, family, self._params, resp, log_norm)
         return log_norm + self._log_likelihood_shift()
+
+    @property
+    def _sparse(self):
+        """Whether the model routes each row to its top ``top_k`` experts."""
+        return self.top_k is not None
 
     def _n_free_params(self):
         d = self.n_features_in_

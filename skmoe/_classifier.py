@@ -9,6 +9,7 @@ from sklearn.utils.multiclass import _check_partial_fit_first_call, check_classi
 from ._base import _SHARED_PARAMS_DOC, BaseMixtureOfExperts
 from ._experts import CategoricalExperts, MLPExperts
 from ._gate import gate_log_proba
+from ._sparse import route
 from ._threads import numba_threads
 
 
@@ -314,8 +315,25 @@ class MixtureOfExpertsClassifier(ClassifierMixin, BaseMixtureOfExperts):
         log_proba : ndarray of shape (n_samples, n_classes)
             ``log sum_k g_k(x) p_k(c | x)`` for each class in ``classes_``.
         """
+        if self._sparse:
+            return self._sparse_log_proba(X)
         log_gate, log_expert = self._log_proba_parts(X)
         return logsumexp(log_gate[:, :, None] + log_expert, axis=1)
+
+    def _sparse_log_proba(self, X):
+        """``log sum_j g_j p_sel[j](c | x)`` over the ``top_k`` routed experts only."""
+        X = self._check_X(X)
+        family = self._make_family()
+        C = len(self.classes_)
+        out_all = np.empty((X.shape[0], C))
+        with numba_threads(self.n_jobs):
+            for sl, X1c in self._X1_chunks(X, self.top_k * (family.width + C) + self.n_experts):
+                sel, g = route(X1c, self._params["gate"], self.top_k)
+                out = family.slot_outputs(self._params["experts"], X1c, sel)
+                log_p = out - logsumexp(out, axis=2, keepdims=True)
+                with np.errstate(divide="ignore"):
+                    out_all[sl] = logsumexp(np.log(g)[:, :, None] + log_p, axis=1)
+        return out_all
 
     def predict_proba(self, X):
         """Mixture class probabilities ``sum_k g_k(x) p_k(c | x)``.

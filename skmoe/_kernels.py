@@ -789,3 +789,23 @@ def mix_rows(gate_logits, weight, resp, log_norm, gate_resid, gate_q):
     """The E-step's mixing step alone (see ``_mix_row``), on any ``(n, s)`` layout."""
     for i in range(gate_logits.shape[0]):
         _mix_row(gate_logits, weight, resp, log_norm, gate_resid, gate_q, i)
+
+
+@_jit()
+def sparse_gaussian_moments_rows(gate, out, sel, var, mean_out, var_out):
+    """Mean and variance of the routed mixture ``sum_j gate[i, j] N(out[i, j], var[sel[i, j]])``.
+
+    Two-pass form of the law of total variance, as the dense kernel.
+    """
+    n, s, m = out.shape
+    for i in range(n):
+        for o in range(m):
+            mu = 0.0
+            for j in range(s):
+                mu += gate[i, j] * out[i, j, o]
+            mean_out[i, o] = mu
+            v = 0.0
+            for j in range(s):
+                d = out[i, j, o] - mu
+                v += gate[i, j] * (var[sel[i, j], o] + d * d)
+            var_out[i, o] = v

@@ -186,6 +186,12 @@ class MixtureObjective:
         self._flatten(grads, like, out)
         return ll, weight
 
+    def evaluate(self, design, params):
+        """Exact mean log-likelihood, objective and expert weights (an ``EMResult``)."""
+        from ._solvers._em import evaluate
+
+        return evaluate(design, self.family, params, self.gate_alpha)
+
     def penalty(self, params):
         """The penalty of ``params`` (gate and experts)."""
         return gate_penalty(params["gate"], self.gate_alpha) + self.family.penalty(

@@ -12,6 +12,7 @@ from ._base import _SHARED_PARAMS_DOC, BaseMixtureOfExperts
 from ._data import Scaler
 from ._experts import GaussianExperts, MLPExperts
 from ._gate import gate_proba
+from ._sparse import route
 from ._threads import numba_threads
 
 #: Expert variances are floored at this fraction of the weighted variance of
@@ -328,10 +329,22 @@ class MixtureOfExpertsRegressor(RegressorMixin, BaseMixtureOfExperts):
         var = np.empty((X.shape[0], m))
         expert_var = np.ascontiguousarray(self._params["experts"]["var"] * self._y_scaler.scale_**2)
         with numba_threads(self.n_jobs):
-            for sl, X1c in self._X1_chunks(X, K * m):
-                g = gate_proba(X1c, self._params["gate"])
-                means = np.ascontiguousarray(self._expert_means(X1c, family))
-                _kernels.gaussian_mixture_moments_rows(g, means, expert_var, mean[sl], var[sl])
+            if self._sparse:
+                # only the top_k routed experts of each row are evaluated
+                sy, my = self._y_scaler.scale_, self._y_scaler.mean_
+                var_std = np.ascontiguousarray(self._params["experts"]["var"])
+                width = self.top_k * (family.width + m) + K
+                for sl, X1c in self._X1_chunks(X, width):
+                    sel, g = route(X1c, self._params["gate"], self.top_k)
+                    out = family.slot_outputs(self._params["experts"], X1c, sel)
+                    _kernels.sparse_gaussian_moments_rows(g, out, sel, var_std, mean[sl], var[sl])
+                mean = mean * sy + my
+                var = var * sy**2
+            else:
+                for sl, X1c in self._X1_chunks(X, K * m):
+                    g = gate_proba(X1c, self._params["gate"])
+                    means = np.ascontiguousarray(self._expert_means(X1c, family))
+                    _kernels.gaussian_mixture_moments_rows(g, means, expert_var, mean[sl], var[sl])
         if return_std:
             return self._shape_outputs(mean), self._shape_outputs(np.sqrt(var))
         return self._shape_outputs(mean)

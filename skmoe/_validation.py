@@ -10,8 +10,8 @@ _SUPPORTED = {
     ("dense", "builtin"): ("em", "lbfgs", "adam"),
     ("dense", "mlp"): ("lbfgs", "adam"),
     ("dense", "estimator"): (),
-    ("sparse", "builtin"): (),
-    ("sparse", "mlp"): (),
+    ("sparse", "builtin"): ("adam",),
+    ("sparse", "mlp"): ("adam",),
     ("sparse", "estimator"): (),
 }
 

@@ -70,3 +70,26 @@ def random_gated_linear(n_samples, n_regimes, n_features, noise=0.3, gate_scale=
 
     truth["log_likelihood"] = log_likelihood
     return X, y, truth
+
+
+def hard_regimes(n_samples, n_regimes, n_features, noise=0.3, seed=0, truth=None):
+    """Linear regimes on the cells of a linear partition (``argmax`` of random logits).
+
+    Each row belongs to exactly one regime, a deterministic function of ``x``
+    (unlike :func:`random_gated_linear`, whose regimes are drawn from a soft
+    gate): the data a top-1 model can fit exactly. Returns ``X, y, truth``
+    with ``truth["regime"]`` the regime of each row.
+    """
+    rng = np.random.RandomState(seed)
+    K, d = n_regimes, n_features
+    if truth is None:
+        prng = np.random.RandomState(seed + 20_000)
+        truth = {
+            "W": prng.normal(size=(K, d)),
+            "A": prng.normal(size=(K, d)),
+            "c": np.linspace(-3, 3, K)[prng.permutation(K)],
+        }
+    X = rng.normal(size=(n_samples, d))
+    z = np.argmax(X @ truth["W"].T, axis=1)
+    y = np.einsum("nd,nd->n", X, truth["A"][z]) + truth["c"][z] + noise * rng.normal(size=n_samples)
+    return X, y, {**truth, "regime": z}

@@ -22,6 +22,12 @@ from .._data import PARALLEL_MIN_CELLS
 from .._softmax import SoftmaxStep, hessian_stride, softmax_penalty
 from ._base import ExpertFamily
 from ._gaussian import accumulate_moments
+from ._slots import (
+    categorical_slot_dout,
+    categorical_slot_loglik,
+    linear_slot_backward,
+    linear_slot_outputs,
+)
 
 
 class CategoricalExperts(ExpertFamily):
@@ -187,3 +193,16 @@ class CategoricalExperts(ExpertFamily):
         if not self.linear or self.alpha == 0.0:
             return 0.0
         return sum(softmax_penalty(c, self.alpha) for c in params["coef"])
+
+    # -- sparse routing: only the selected experts (see ``_slots``) ----------
+
+    def slot_outputs(self, params, X1, sel):
+        """Class logits of the experts ``sel`` ``(n, s)`` only: ``(n, s, n_classes)``."""
+        return linear_slot_outputs(params["coef"], X1, sel)
+
+    def slot_loglik(self, params, out, target, sel):
+        return categorical_slot_loglik(out, target)
+
+    def slot_grad(self, params, X1, target, sel, out, soft):
+        dout = categorical_slot_dout(out, target, soft)
+        return {"coef": linear_slot_backward(params["coef"].shape, X1, sel, dout)}

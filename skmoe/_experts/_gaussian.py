@@ -24,6 +24,12 @@ import scipy.linalg
 from .. import _kernels
 from .._data import PARALLEL_MIN_CELLS
 from ._base import ExpertFamily
+from ._slots import (
+    gaussian_slot_dout,
+    gaussian_slot_loglik,
+    linear_slot_backward,
+    linear_slot_outputs,
+)
 
 _LOG_2PI = float(np.log(2.0 * np.pi))
 
@@ -252,3 +258,21 @@ class GaussianExperts(ExpertFamily):
             return 0.0
         slopes = params["coef"][:, :, 1:]
         return 0.5 * self.alpha * float(np.sum(np.sum(slopes**2, axis=2) / params["var"]))
+
+    # -- sparse routing: only the selected experts (see ``_slots``) ----------
+
+    def slot_outputs(self, params, X1, sel):
+        """Means of the experts ``sel`` ``(n, s)`` only: ``(n, s, n_outputs)``."""
+        return linear_slot_outputs(params["coef"], X1, sel)
+
+    def slot_loglik(self, params, out, target, sel):
+        return gaussian_slot_loglik(out, target, sel, params["var"])
+
+    def slot_grad(self, params, X1, target, sel, out, soft):
+        """Gradient of ``sum_ij soft_ij log p_sel[i,j](y_i | x_i)`` in the free parameters."""
+        dout, grad_log_var = gaussian_slot_dout(out, target, sel, params["var"], soft)
+        coef = params["coef"]
+        return {
+            "coef": linear_slot_backward(coef.shape, X1, sel, dout),
+            "log_var": grad_log_var,
+        }

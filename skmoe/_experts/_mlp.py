@@ -31,6 +31,12 @@ from .. import _kernels
 from .._data import PARALLEL_MIN_CELLS
 from ._base import ExpertFamily
 from ._gaussian import _LOG_2PI, solve_ridge
+from ._slots import (
+    categorical_slot_dout,
+    categorical_slot_loglik,
+    gaussian_slot_dout,
+    gaussian_slot_loglik,
+)
 
 #: Hidden layers are large enough for the threaded kernels from this many
 #: row x expert x hidden cells on.
@@ -268,3 +274,66 @@ class MLPExperts(ExpertFamily):
                 logp = np.log(counts / counts.sum())
                 W2[k, :, 0] = logp - logp.mean()
         return params
+
+    # -- sparse routing: experts evaluated on their own rows only ------------
+
+    def slot_outputs(self, params, X1, sel):
+        """Outputs of the experts ``sel`` ``(n, s)`` only: ``(n, s, o)``.
+
+        The (row, slot) pairs are grouped by expert (a counting sort); each
+        expert then runs its two layers on its own rows with BLAS, so the
+        cost is that of ``s`` experts per row, whatever the number of
+        experts. The groups and hidden activations are kept for
+        :meth:`slot_grad` on the same arrays.
+        """
+        n, s = sel.shape
+        K, o = self.n_experts, self.n_out
+        order = np.empty(n * s, dtype=np.int64)
+        offsets = np.empty(K + 1, dtype=np.int64)
+        _kernels.group_by_expert(sel, K, order, offsets)
+        W1, W2 = params["W1"], params["W2"]
+        out = np.empty((n * s, o))
+        groups = []
+        for e in range(K):
+            pos = order[offsets[e] : offsets[e + 1]]
+            if pos.size == 0:
+                continue
+            Xe = X1[pos // s]
+            He = Xe @ W1[e].T
+            np.tanh(He, out=He)
+            out[pos] = He @ W2[e, :, 1:].T + W2[e, :, 0]
+            groups.append((e, pos, Xe, He))
+        self._slot_cache = (X1, sel, W1, W2, groups)
+        return out.reshape(n, s, o)
+
+    def slot_loglik(self, params, out, target, sel):
+        if self.output == "gaussian":
+            return gaussian_slot_loglik(out, target, sel, params["var"])
+        return categorical_slot_loglik(out, target)
+
+    def slot_grad(self, params, X1, target, sel, out, soft):
+        cache = self._slot_cache
+        if not (cache is not None and cache[0] is X1 and cache[1] is sel
+                and cache[2] is params["W1"] and cache[3] is params["W2"]):
+            self.slot_outputs(params, X1, sel)
+            cache = self._slot_cache
+        self._slot_cache = None
+        grads = {}
+        if self.output == "gaussian":
+            dout, grads["log_var"] = gaussian_slot_dout(out, target, sel, params["var"], soft)
+        else:
+            dout = categorical_slot_dout(out, target, soft)
+        dout = dout.reshape(-1, self.n_out)
+        W2 = params["W2"]
+        grad_W1 = np.zeros_like(params["W1"])
+        grad_W2 = np.zeros_like(W2)
+        for e, pos, Xe, He in cache[4]:
+            d = dout[pos]
+            grad_W2[e, :, 0] = d.sum(axis=0)
+            grad_W2[e, :, 1:] = d.T @ He
+            dZ = d @ W2[e, :, 1:]
+            dZ *= 1.0 - He * He
+            grad_W1[e] = dZ.T @ Xe
+        grads["W1"] = grad_W1
+        grads["W2"] = grad_W2
+        return grads

@@ -27,7 +27,6 @@ import numpy as np
 
 from .. import _kernels
 from .._objective import MixtureObjective
-from ._em import evaluate
 
 BETA1 = 0.9
 BETA2 = 0.999
@@ -90,8 +89,13 @@ def adam_pass(objective, theta, like, state, design, *, batch_size, learning_rat
 
 
 def run_adam(design, family, params, *, max_iter, tol, gate_alpha, batch_size,
-             learning_rate, rng, state=None, verbose=0, report_shift=0.0, label="Adam"):
+             learning_rate, rng, state=None, verbose=0, report_shift=0.0, label="Adam",
+             objective=None):
     """Run up to ``max_iter`` epochs of Adam from ``params``.
+
+    ``objective`` defaults to the dense :class:`MixtureObjective`; the sparse
+    model passes its own (same interface: ``pack``, ``unpack``,
+    ``lower_bounds``, ``batch_grad``, ``penalty``, ``evaluate``).
 
     Returns
     -------
@@ -103,7 +107,8 @@ def run_adam(design, family, params, *, max_iter, tol, gate_alpha, batch_size,
         For continuing with ``partial_fit``.
     """
     t_start = time.perf_counter()
-    objective = MixtureObjective(design, family, gate_alpha)
+    if objective is None:
+        objective = MixtureObjective(design, family, gate_alpha)
     like = params
     theta = objective.pack(params)
     lower = objective.lower_bounds(like)
@@ -140,7 +145,7 @@ def run_adam(design, family, params, *, max_iter, tol, gate_alpha, batch_size,
             break
     t_solver = time.perf_counter() - t_start
     final = objective.unpack(theta, like)
-    result = evaluate(design, family, final, gate_alpha)
+    result = objective.evaluate(design, final)
     if verbose >= 1:
         state_word = "converged" if converged else "stopped"
         print(f"[{label}] {state_word} after {n_iter} epochs: "
