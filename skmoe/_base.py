@@ -86,7 +86,7 @@ _SHARED_PARAMS_DOC = """
     tol : float, default=1e-5
         EM stops when the weighted mean log-likelihood changes by less than
         ``tol`` between iterations; L-BFGS when the objective (per unit
-        weight) decreases by less than ``tol`` in 3 consecutive iterations;
+        weight) decreases by less than ``tol`` in 10 consecutive iterations;
         Adam when the epoch's loss has not improved on the best by ``tol``
         for more than 10 consecutive epochs (as ``MLPRegressor``).
 
@@ -284,6 +284,8 @@ class BaseMixtureOfExperts(BaseEstimator):
         ll = ll_sum / w_sum + shift
         obj = ll - objective.penalty(params) / objective.total_weight
         self.n_iter_ += 1
+        if self.verbose >= 1:
+            print(f"[partial_fit] pass {self.n_iter_:4d}  mean log-likelihood {ll: .8f}")
         self.converged_ = False
         self.log_likelihood_ = float(ll)
         self.log_likelihood_curve_ = np.append(self.log_likelihood_curve_, ll)

@@ -12,7 +12,10 @@ Warm-up. With a fresh state, Adam's first steps move every parameter by
 about the learning rate whatever the size of its gradient (``m / sqrt(v)``
 is +-1 after one step), which would throw a converged model (an EM fit
 updated by ``partial_fit``) off its optimum. The learning rate therefore
-ramps up linearly over the first ``WARMUP_STEPS`` steps of a state.
+ramps up linearly over the first ``WARMUP_STEPS`` (200) steps of a fresh state
+in ``partial_fit``; in ``fit``, over at most one epoch (a data set of 500
+rows takes 2 steps per epoch, and a ramp of 200 steps would last 100
+epochs).
 
 Stopping, as ``MLPRegressor``: the epoch's loss is the running mean of the
 mini-batch losses, computed before each step at no extra cost; when it has
@@ -44,10 +47,13 @@ class AdamState:
     m: np.ndarray
     v: np.ndarray
     t: int = 0
+    #: steps of the linear learning-rate ramp of this state
+    warmup: int = 1
 
     @classmethod
-    def fresh(cls, size):
-        return cls(np.zeros(size), np.zeros(size), 0)
+    def fresh(cls, size, warmup=None):
+        return cls(np.zeros(size), np.zeros(size), 0,
+                   WARMUP_STEPS if warmup is None else max(int(warmup), 1))
 
 
 def adam_pass(objective, theta, like, state, design, *, batch_size, learning_rate, rng,
@@ -75,7 +81,7 @@ def adam_pass(objective, theta, like, state, design, *, batch_size, learning_rat
         )
         state.t += 1
         t = state.t
-        step = learning_rate * min(1.0, t / WARMUP_STEPS)
+        step = learning_rate * min(1.0, t / state.warmup)
         _kernels.adam_update(
             theta, grad, state.m, state.v, step, BETA1, BETA2, EPSILON,
             1.0 - BETA1**t, 1.0 - BETA2**t,
@@ -115,7 +121,10 @@ def run_adam(design, family, params, *, max_iter, tol, gate_alpha, batch_size,
     if lower is not None:
         np.maximum(theta, lower, out=theta)
     if state is None or state.m.shape != theta.shape:
-        state = AdamState.fresh(theta.shape[0])
+        # fit: ramp over at most one epoch (small data sets take few steps
+        # per epoch and would otherwise spend most epochs ramping up)
+        steps_per_epoch = -(-design.n_samples // batch_size)
+        state = AdamState.fresh(theta.shape[0], min(WARMUP_STEPS, steps_per_epoch))
     curve, objective_curve = [], []
     best_loss = np.inf
     no_improvement = 0
