@@ -240,11 +240,13 @@ class SparseObjective:
         np.put_along_axis(gH, sel, -resid / wb, axis=1)
         gh = np.zeros((n, K))
         gn = np.zeros((n, K)) if self.noisy else None
+        self._last_balance = 0.0
         if self.load_balancing > 0.0 and K > 1:
             bal, bal_H, bal_h, bal_n = self._balance(
                 h, H, sel, weight_b, nz if self.noisy else None, scale if self.noisy else None
             )
             value += self.load_balancing * bal
+            self._last_balance = self.load_balancing * bal
             gH += self.load_balancing * bal_H
             gh += self.load_balancing * bal_h
             if self.noisy:
@@ -314,6 +316,7 @@ class SparseObjective:
         if self.noisy:
             eps = self.rng.standard_normal(size=(X1b.shape[0], params["gate"].shape[0]))
         _, grads, ll, w, load = self.batch_value_and_grad(params, X1b, target_b, weight_b, eps)
+        self.last_extra = self._last_balance
         for key, _, sl in self.layout(like):
             out[sl] = grads[key].ravel()
         self.last_resp_weight = load

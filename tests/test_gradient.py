@@ -184,8 +184,8 @@ def test_partial_fit_errors():
     reg = MixtureOfExpertsRegressor(n_experts=3)
     with pytest.raises(ValueError, match="n_samples=2 should be >= n_experts=3"):
         reg.partial_fit(X[:2], y[:2].astype(float))
-    with pytest.raises(ValueError, match="top_k=1"):
-        MixtureOfExpertsRegressor(n_experts=3, top_k=1).partial_fit(X, y.astype(float))
+    with pytest.raises(ValueError, match="top_k=3 must be smaller than n_experts=3"):
+        MixtureOfExpertsRegressor(n_experts=3, top_k=3).partial_fit(X, y.astype(float))
 
 
 def test_partial_fit_absent_for_estimator_experts():

@@ -49,6 +49,7 @@ class AdamState:
     t: int = 0
     #: steps of the linear learning-rate ramp of this state
     warmup: int = 1
+    last_extra: float = 0.0
 
     @classmethod
     def fresh(cls, size, warmup=None):
@@ -71,7 +72,7 @@ def adam_pass(objective, theta, like, state, design, *, batch_size, learning_rat
     n = design.n_samples
     order = rng.permutation(n)
     grad = np.empty_like(theta)
-    ll_sum = weight_sum = 0.0
+    ll_sum = weight_sum = extra_sum = 0.0
     load = None
     X1, target, weight = design.X1, design.target, design.weight
     for start in range(0, n, batch_size):
@@ -90,7 +91,11 @@ def adam_pass(objective, theta, like, state, design, *, batch_size, learning_rat
             np.maximum(theta, lower, out=theta)
         ll_sum += ll
         weight_sum += w
+        extra_sum += w * getattr(objective, "last_extra", 0.0)
         load = objective.last_resp_weight if load is None else load + objective.last_resp_weight
+    #: weighted mean over the epoch of the batches' extra loss terms (the
+    #: sparse model's load balancing), for the stopping rule
+    state.last_extra = extra_sum / weight_sum
     return ll_sum, weight_sum, load
 
 
@@ -143,7 +148,8 @@ def run_adam(design, family, params, *, max_iter, tol, gate_alpha, batch_size,
         objective_curve.append(obj)
         if verbose >= 1:
             print(f"[{label}] epoch {n_iter:4d}  mean log-likelihood {ll + report_shift: .8f}")
-        loss = -obj
+        # the stopping rule watches the whole training loss, load balancing included
+        loss = -obj + state.last_extra
         if loss > best_loss - tol:
             no_improvement += 1
         else:
