@@ -55,26 +55,43 @@ _SHARED_PARAMS_DOC = """
         Number of experts ``K`` (``>= 1``).
 
     top_k : int or None, default=None
-        ``None`` for the dense mixture. Sparse top-k routing (``1 <= top_k <
-        n_experts``) is part of the public API but not available in this
-        version; setting it raises ``ValueError``.
+        ``None`` for the dense mixture. An int ``1 <= top_k < n_experts``
+        gives the sparse model (Shazeer et al. 2017): each row is routed to
+        the ``top_k`` experts with the largest gate logits, the gate is the
+        softmax renormalised over them, and only they are evaluated, in
+        training and in prediction. Fitted by ``solver="adam"`` only. The
+        training loss is the negative log-likelihood of the top-k mixture
+        plus that of the top-(k+1) mixture (the extra "challenger" expert
+        gives the gate a learning signal for every k, including 1), plus the
+        load-balancing penalty; see the user guide for the exact formulas.
 
     solver : {"auto", "em", "lbfgs", "adam"}, default="auto"
         Fitting method. ``"em"`` runs expectation-maximisation; ``"lbfgs"``
         minimises the same penalised objective by full-batch L-BFGS (scipy)
         with exact gradients (expert variances in log space); ``"adam"`` by
         mini-batch Adam. All start from the same start search. ``"auto"``
-        means ``"em"``, and ``"lbfgs"`` for ``expert="mlp"`` (which has no
-        EM). An unsupported combination raises ``ValueError`` naming the
+        means ``"em"``, ``"lbfgs"`` for ``expert="mlp"`` (which has no EM),
+        and ``"adam"`` when ``top_k`` is set (the top-k sets change as the
+        gate moves, so there is neither a monotone EM nor a smooth objective
+        for L-BFGS). An unsupported combination raises ``ValueError`` naming the
         supported solvers.
 
     noisy_gating : bool, default=True
-        Noise on the gate logits while training (sparse only; no effect on a
-        dense model).
+        Sparse training only: route each training row by ``h + eps *
+        softplus(W_n x)`` with ``eps ~ N(0, 1)`` drawn per row, expert and
+        step from ``random_state`` and learned noise weights ``W_n``.
+        Prediction never uses noise. No effect on a dense model.
 
     load_balancing : float, default=1e-2
-        Weight of the load-balancing penalty (sparse only; no effect on a
-        dense model).
+        Sparse training only: weight ``w`` of the penalty ``w * (CV^2(I) +
+        CV^2(L))`` added to each mini-batch's loss (Shazeer et al. 2017), with
+        ``I_e = sum_i w_i softmax(H_i)_e`` (softmax of the routing logits over
+        all experts), ``L_e = sum_i w_i Phi((h_ie - t_ie) / s_ie)`` the smooth
+        estimate of how often expert ``e`` is in the top ``top_k`` under the
+        noise (``t_ie`` the ``top_k``-th largest noisy logit of row ``i``
+        other than ``e``'s, ``s_ie`` the noise scale; ``s = 1`` without
+        noisy gating) and ``CV^2 = variance / mean^2`` over the experts. No
+        effect on a dense model.
 
     expert_hidden : int, default=32
         Hidden ``tanh`` units of each ``"mlp"`` expert.
@@ -97,7 +114,11 @@ _SHARED_PARAMS_DOC = """
 
     init : {"kmeans", "random"}, default="kmeans"
         How starting partitions are drawn: weighted k-means on the
-        standardised ``[X, y]`` rows, or random responsibilities.
+        standardised ``[X, y]`` rows, or random responsibilities. A sparse
+        model with ``init="random"`` skips the start search's EM runs: one
+        M-step on random responsibilities gives near-identical experts and a
+        nearly flat gate (the usual deep-learning start, the one prone to
+        collapse without load balancing).
 
     batch_size : int, default=256
         Mini-batch size of ``solver="adam"`` and ``partial_fit``.

@@ -643,20 +643,27 @@ def _topk_row(logits, k, sel, i):
 
     Insertion into a sorted buffer of length ``k``; a later expert displaces
     an earlier one only when strictly larger, so ties go to the lower index.
+    The current ``k``-th value is kept in a register: most experts are
+    rejected by one comparison.
     """
     n_experts = logits.shape[1]
     filled = 0
+    kth = -np.inf
     for j in range(n_experts):
         v = logits[i, j]
-        if filled == k and not v > logits[i, sel[i, k - 1]]:
-            continue
-        pos = filled if filled < k else k - 1
+        if filled == k:
+            if not v > kth:
+                continue
+            pos = k - 1
+        else:
+            pos = filled
+            filled += 1
         while pos > 0 and v > logits[i, sel[i, pos - 1]]:
             sel[i, pos] = sel[i, pos - 1]
             pos -= 1
         sel[i, pos] = j
-        if filled < k:
-            filled += 1
+        if filled == k:
+            kth = logits[i, sel[i, k - 1]]
 
 
 @_jit()
@@ -809,3 +816,49 @@ def sparse_gaussian_moments_rows(gate, out, sel, var, mean_out, var_out):
                 d = out[i, j, o] - mu
                 v += gate[i, j] * (var[sel[i, j], o] + d * d)
             var_out[i, o] = v
+
+
+@_jit()
+def _route_row(logits, k, sel, gate, i):
+    # top-k selection as _topk_row, with the selected values kept sorted in
+    # gate[i] (contiguous) instead of read back through sel
+    n_experts = logits.shape[1]
+    filled = 0
+    for j in range(n_experts):
+        v = logits[i, j]
+        if filled == k:
+            if not v > gate[i, k - 1]:
+                continue
+            pos = k - 1
+        else:
+            pos = filled
+            filled += 1
+        while pos > 0 and v > gate[i, pos - 1]:
+            sel[i, pos] = sel[i, pos - 1]
+            gate[i, pos] = gate[i, pos - 1]
+            pos -= 1
+        sel[i, pos] = j
+        gate[i, pos] = v
+    top = gate[i, 0]
+    acc = 0.0
+    for j in range(k):
+        e = np.exp(gate[i, j] - top)
+        gate[i, j] = e
+        acc += e
+    inv = 1.0 / acc
+    for j in range(k):
+        gate[i, j] *= inv
+
+
+@_jit()
+def route_rows(logits, k, sel, gate):
+    """Top-k routing: ``sel[i]`` as :func:`topk_rows`, ``gate[i]`` the softmax over them."""
+    for i in range(logits.shape[0]):
+        _route_row(logits, k, sel, gate, i)
+
+
+@_jit(parallel=True)
+def route_rows_parallel(logits, k, sel, gate):
+    """Threaded twin of :func:`route_rows`."""
+    for i in numba.prange(logits.shape[0]):
+        _route_row(logits, k, sel, gate, i)

@@ -123,7 +123,9 @@ class MixtureOfExpertsRegressor(RegressorMixin, BaseMixtureOfExperts):
     duplicated rows versus integer weights) before running EM on all the
     data.
 
-    The model is a dense ensemble: prediction evaluates every expert.
+    The dense model (``top_k=None``) evaluates every expert; with ``top_k``
+    set, prediction evaluates only the ``top_k`` routed experts of each row
+    (``gate_proba`` has ``top_k`` non-zeros per row).
 
     References
     ----------
