@@ -54,6 +54,59 @@ def test_group_by_expert_and_sparse_linear_kernels():
     assert_allclose(grad, want_grad, rtol=1e-12, atol=1e-12)
 
 
+def test_route_and_slot_kernels_match_numpy():
+    from scipy.special import log_softmax, softmax
+
+    rng = np.random.RandomState(1)
+    n, K, k, m, C = 40, 6, 3, 2, 4
+    logits = rng.normal(size=(n, K))
+    sel = np.empty((n, k), dtype=np.int64)
+    gate = np.empty((n, k))
+    _kernels.route_rows(logits, k, sel, gate)
+    want_sel = np.argsort(-logits, axis=1, kind="stable")[:, :k]
+    assert_array_equal(sel, want_sel)
+    assert_allclose(gate, softmax(np.take_along_axis(logits, want_sel, 1), axis=1), rtol=1e-12)
+    sel_p, gate_p = np.empty_like(sel), np.empty_like(gate)
+    _kernels.route_rows_parallel(logits, k, sel_p, gate_p)
+    assert_array_equal(sel_p, sel)
+    assert_array_equal(gate_p, gate)
+    gathered = np.empty((n, k))
+    _kernels.gather_rows(logits, sel, gathered)
+    assert_array_equal(gathered, np.take_along_axis(logits, sel, 1))
+    # Gaussian per-slot log-likelihoods and the routed mixture's moments
+    out = rng.normal(size=(n, k, m))
+    y = rng.normal(size=(n, m))
+    var = rng.uniform(0.2, 2.0, size=(K, m))
+    loglik = np.empty((n, k))
+    log_const = -0.5 * np.sum(np.log(2 * np.pi * var), axis=1)
+    _kernels.gaussian_slot_loglik_rows(out, y, sel, 1 / var, log_const, loglik)
+    v = var[sel]
+    want = -0.5 * np.sum(np.log(2 * np.pi * v) + (y[:, None, :] - out) ** 2 / v, axis=2)
+    assert_allclose(loglik, want, rtol=1e-12)
+    mean, second = np.empty((n, m)), np.empty((n, m))
+    _kernels.sparse_gaussian_moments_rows(gate, out, sel, var, mean, second)
+    want_mean = np.einsum("nk,nkm->nm", gate, out)
+    want_var = np.einsum("nk,nkm->nm", gate, v + out**2) - want_mean**2
+    assert_allclose(mean, want_mean, rtol=1e-12)
+    assert_allclose(second, want_var, rtol=1e-10, atol=1e-12)
+    # categorical per-slot log-likelihoods
+    logits_c = rng.normal(size=(n, k, C)) * 5
+    codes = rng.randint(0, C, size=n).astype(np.int64)
+    got = np.empty((n, k))
+    _kernels.categorical_slot_loglik_rows(logits_c, codes, got)
+    assert_allclose(got, log_softmax(logits_c, axis=2)[np.arange(n), :, codes], rtol=1e-12)
+    # the mixing step alone equals the E-step's
+    w = rng.uniform(0.5, 2.0, size=n)
+    resp = loglik.copy()
+    log_norm, resid, q = np.empty(n), np.empty((n, k)), np.empty(n)
+    _kernels.mix_rows(gathered, w, resp, log_norm, resid, q)
+    joint = log_softmax(gathered, axis=1) + loglik
+    from scipy.special import logsumexp
+
+    assert_allclose(log_norm, logsumexp(joint, axis=1), rtol=1e-12)
+    assert_allclose(resp, np.exp(joint - logsumexp(joint, axis=1, keepdims=True)), rtol=1e-10)
+
+
 # -- the objective -------------------------------------------------------------
 
 FAMILIES = [
