@@ -7,7 +7,7 @@ from sklearn.utils.metaestimators import available_if
 from sklearn.utils.multiclass import _check_partial_fit_first_call, check_classification_targets
 
 from ._base import _SHARED_PARAMS_DOC, BaseMixtureOfExperts
-from ._experts import CategoricalExperts, MLPExperts
+from ._experts import CategoricalExperts, EstimatorExperts, MLPExperts
 from ._gate import gate_log_proba
 from ._sparse import route
 from ._threads import numba_threads
@@ -189,6 +189,8 @@ class MixtureOfExpertsClassifier(ClassifierMixin, BaseMixtureOfExperts):
                 "expert='linear' is a regression expert; MixtureOfExpertsClassifier "
                 "takes expert='logistic' or 'constant'."
             )
+        if not isinstance(self.expert, str):
+            self._check_estimator_expert(classifier=True)
 
     def _encode_target(self, y, reset):
         check_classification_targets(y)
@@ -219,6 +221,11 @@ class MixtureOfExpertsClassifier(ClassifierMixin, BaseMixtureOfExperts):
     def _make_family(self, proxy=False):
         """The expert family; ``proxy=True`` gives logistic experts (mlp start search)."""
         C = len(self.classes_)
+        if not isinstance(self.expert, str):
+            if not proxy:
+                return EstimatorExperts(self.expert, self.n_experts, "categorical", C,
+                                        seed=self._expert_seed(), n_jobs=self.n_jobs)
+            return CategoricalExperts(self.n_experts, C, linear=True, alpha=self.alpha)
         if self.expert == "mlp" and not proxy:
             return MLPExperts(self.n_experts, self.expert_hidden, "categorical", C, self.alpha)
         return CategoricalExperts(
@@ -244,6 +251,9 @@ class MixtureOfExpertsClassifier(ClassifierMixin, BaseMixtureOfExperts):
 
     def _export_params(self, params):
         self._export_gate(params["gate"])
+        if not isinstance(self.expert, str):
+            self.experts_ = list(params["experts"]["models"])
+            return
         if self.expert == "mlp":
             return
         sx, mx = self._scaler.scale_, self._scaler.mean_

@@ -133,6 +133,7 @@ def run_em(
     label="EM",
     report_shift=0.0,
     expert_data_steps=True,
+    keep_best=False,
 ):
     """Run EM from ``params`` until the mean log-likelihood changes by < ``tol``.
 
@@ -160,6 +161,11 @@ def run_em(
         evaluated on all rows). False keeps them to the one-pass step from
         the sufficient statistics: cheaper, still monotone, slower to
         converge (used by the short runs of the start search).
+    keep_best : bool, default=False
+        Return the iterate with the best penalised objective instead of the
+        last (for experts whose M-step is not guaranteed to be monotone, such
+        as arbitrary scikit-learn estimators). The curves are still recorded
+        in full.
 
     Returns
     -------
@@ -178,6 +184,7 @@ def run_em(
     converged = False
     n_iter = 0
     previous = None
+    best = None
     t_start = time.perf_counter()
     while True:
         t0 = time.perf_counter()
@@ -187,6 +194,8 @@ def run_em(
         timings["estep"] += time.perf_counter() - t0
         curve.append(ll)
         objective_curve.append(obj)
+        if keep_best and (best is None or obj > best[0]):
+            best = (obj, ll, params, stats["n"].copy())
         if verbose >= 2:
             print(
                 f"[{label}] iteration {n_iter:4d}  "
@@ -221,15 +230,18 @@ def run_em(
             f"mean log-likelihood {curve[-1] + report_shift:.6f}"
         )
     final_collapsed = stats["n"] <= COLLAPSE_SHARE * design.total_weight
+    final_ll, final_obj, final_weight = curve[-1], objective_curve[-1], stats["n"].copy()
+    if keep_best and best is not None and best[0] > final_obj:
+        final_obj, final_ll, params, final_weight = best
     return EMResult(
         params=params,
-        log_likelihood=curve[-1],
-        objective=objective_curve[-1],
+        log_likelihood=final_ll,
+        objective=final_obj,
         curve=curve,
         objective_curve=objective_curve,
         n_iter=n_iter,
         converged=converged,
-        expert_weight=stats["n"].copy(),
+        expert_weight=final_weight,
         collapsed=final_collapsed | collapsed_ever,
         timings=timings,
     )
