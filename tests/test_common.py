@@ -1,10 +1,9 @@
 """scikit-learn's estimator checks over several configurations."""
 
 import pytest
-from sklearn.utils.estimator_checks import parametrize_with_checks
-
 from sklearn.linear_model import LogisticRegression, Ridge
 from sklearn.tree import DecisionTreeClassifier, DecisionTreeRegressor
+from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from skmoe import MixtureOfExpertsClassifier, MixtureOfExpertsRegressor
 
