@@ -32,11 +32,14 @@ class MixtureOfExpertsClassifier(ClassifierMixin, BaseMixtureOfExperts):
 
     Parameters
     ----------
-    expert : {{"logistic", "constant", "mlp"}}, default="logistic"
+    expert : {{"logistic", "constant", "mlp"}} or estimator instance, default="logistic"
         Expert family. ``"mlp"``: one hidden layer of ``expert_hidden``
         ``tanh`` units per expert, fitted by the gradient solvers only.
-        Estimator instances are part of the public API but not available in
-        this version (``ValueError``).
+        An estimator instance (whose ``fit`` takes ``sample_weight``; for the
+        classifier, with ``predict_proba``): each expert is a clone, refitted
+        in EM's M-step to the standardised data with the responsibilities as
+        weights (EM only; see the user guide). The fitted clones are in
+        ``experts_``.
 
     alpha : float, default=1.0
         L2 penalty on the logistic experts' coefficients, for standardised
@@ -96,6 +99,9 @@ class MixtureOfExpertsClassifier(ClassifierMixin, BaseMixtureOfExperts):
 
     expert_intercept_ : ndarray of shape (n_experts, n_classes) or (n_experts, 1)
         Experts' intercepts (for constant experts, their class log-odds).
+
+    experts_ : list of estimator
+        The fitted clones, when ``expert`` is an estimator instance.
 
     See Also
     --------

@@ -38,11 +38,14 @@ class MixtureOfExpertsRegressor(RegressorMixin, BaseMixtureOfExperts):
 
     Parameters
     ----------
-    expert : {{"linear", "constant", "mlp"}}, default="linear"
+    expert : {{"linear", "constant", "mlp"}} or estimator instance, default="linear"
         Expert family. ``"mlp"``: one hidden layer of ``expert_hidden``
         ``tanh`` units per expert, fitted by the gradient solvers only.
-        Estimator instances are part of the public API but not available in
-        this version (``ValueError``).
+        An estimator instance (whose ``fit`` takes ``sample_weight``; for the
+        classifier, with ``predict_proba``): each expert is a clone, refitted
+        in EM's M-step to the standardised data with the responsibilities as
+        weights (EM only; see the user guide). The fitted clones are in
+        ``experts_``.
 
     alpha : float, default=1e-4
         L2 (ridge) penalty on the expert slopes, for standardised inputs.
@@ -98,6 +101,9 @@ class MixtureOfExpertsRegressor(RegressorMixin, BaseMixtureOfExperts):
 
     expert_var_ : ndarray of shape (n_experts,) or (n_experts, n_outputs)
         Expert noise variances ``s2_k``.
+
+    experts_ : list of estimator
+        The fitted clones, when ``expert`` is an estimator instance.
 
     See Also
     --------

@@ -25,6 +25,10 @@ from .._gate import gate_penalty
 #: "collapsed": its parameters are frozen (never removed) and its gate
 #: probability keeps shrinking.
 COLLAPSE_SHARE = 1e-8
+#: With ``keep_best`` (experts whose M-step may lower the objective), EM also
+#: stops when the best objective has not improved by ``tol`` for this many
+#: iterations.
+BEST_PATIENCE = 10
 
 
 @dataclass
@@ -165,7 +169,8 @@ def run_em(
         Return the iterate with the best penalised objective instead of the
         last (for experts whose M-step is not guaranteed to be monotone, such
         as arbitrary scikit-learn estimators). The curves are still recorded
-        in full.
+        in full, and the run also stops when the best objective has not
+        improved by ``tol`` for ``BEST_PATIENCE`` iterations.
 
     Returns
     -------
@@ -185,6 +190,7 @@ def run_em(
     n_iter = 0
     previous = None
     best = None
+    best_seen, stale = -np.inf, 0
     t_start = time.perf_counter()
     while True:
         t0 = time.perf_counter()
@@ -204,6 +210,16 @@ def run_em(
         if previous is not None and abs(ll - previous) < tol:
             converged = True
             break
+        if keep_best:
+            # non-monotone M-steps can jitter forever above tol: stop when the
+            # best objective has not improved by tol for BEST_PATIENCE iterations
+            if obj > best_seen + tol:
+                best_seen, stale = obj, 0
+            else:
+                stale += 1
+                if stale >= BEST_PATIENCE:
+                    converged = True
+                    break
         if n_iter >= max_iter:
             break
         t0 = time.perf_counter()
