@@ -346,6 +346,8 @@ class BaseMixtureOfExperts(BaseEstimator):
         best = None
         for seed in seeds:
             t0 = time.perf_counter()
+            if getattr(family, "needs_data", False):
+                family.seed = int(seed)  # the estimator experts' clones and folds
             if warm:
                 params = self._params
             else:
@@ -397,6 +399,7 @@ class BaseMixtureOfExperts(BaseEstimator):
                     gate_steps=gate_steps,
                     verbose=self.verbose,
                     report_shift=self._log_likelihood_shift(),
+                    keep_best=self._expert_kind() == "estimator",
                 )
             if best is None or _better(result.log_likelihood, best.log_likelihood):
                 best = result
@@ -432,6 +435,18 @@ class BaseMixtureOfExperts(BaseEstimator):
                 gate = rng.normal(scale=0.01, size=(K, main.n_columns))
                 return {"gate": gate - gate.mean(axis=0), "experts": experts}
             return params_from_resp(main, family, gate_main, resp)
+        if self._expert_kind() == "estimator":
+            # start search with linear (logistic) experts; its responsibilities
+            # give the estimators their first weighted fits
+            from ._solvers._em import MStepContext
+
+            proxy = self._make_family(proxy=True)
+            start = self._search_start(*data, main, proxy, gate_main, small, seed)
+            resp = np.empty((main.n_samples, K))
+            estep_pass(main, proxy, start, resp, np.empty(main.n_samples))
+            context = MStepContext(main, resp, family, None, main)
+            experts = family.mstep(None, None, np.zeros(K, dtype=bool), context)
+            return {"gate": start["gate"], "experts": experts}
         if self._expert_kind() != "mlp":
             return self._search_start(*data, main, family, gate_main, small, seed)
         if self._solver == "adam":
@@ -459,6 +474,40 @@ class BaseMixtureOfExperts(BaseEstimator):
             family, self.top_k, self.noisy_gating, self.load_balancing, self.gate_alpha,
             total_weight, rng,
         )
+
+    def _check_estimator_expert(self, classifier):
+        """An estimator expert must take ``sample_weight`` (and ``predict_proba``)."""
+        from sklearn.base import is_classifier, is_regressor
+        from sklearn.utils.validation import has_fit_parameter
+
+        name = type(self.expert).__name__
+        if classifier and not is_classifier(self.expert):
+            raise ValueError(
+                f"expert={name}() is not a classifier; MixtureOfExpertsClassifier needs "
+                "classifier experts with predict_proba."
+            )
+        if not classifier and is_classifier(self.expert):
+            raise ValueError(
+                f"expert={name}() is a classifier; MixtureOfExpertsRegressor needs "
+                "regressor experts."
+            )
+        if not (classifier or is_regressor(self.expert) or hasattr(self.expert, "predict")):
+            raise ValueError(f"expert={name}() has no predict method.")
+        if not has_fit_parameter(self.expert, "sample_weight"):
+            raise ValueError(
+                f"expert={name}() does not accept sample_weight in fit; estimator experts are "
+                "fitted with the responsibilities as sample weights. Choose an estimator "
+                "whose fit takes sample_weight."
+            )
+        if classifier and not hasattr(self.expert, "predict_proba"):
+            raise ValueError(
+                f"expert={name}() has no predict_proba; classifier experts must give class "
+                "probabilities."
+            )
+
+    def _expert_seed(self):
+        """Seed of the estimator experts' clones and folds (fixed per fit)."""
+        return getattr(self, "_fit_seed", 0)
 
     def _expert_kind(self):
         return _validation.expert_kind(self.expert)
@@ -548,8 +597,9 @@ class BaseMixtureOfExperts(BaseEstimator):
 
     def _finish_fit(self, result):
         params = result.params
-        for arr in [params["gate"], params.get("noise", params["gate"]),
-                    *params["experts"].values()]:
+        arrays = [params["gate"], params.get("noise", params["gate"]),
+                  *params["experts"].values()]
+        for arr in [a for a in arrays if a.dtype != object]:
             if not np.all(np.isfinite(arr)):  # pragma: no cover - guarded by floors
                 raise FloatingPointError(
                     "fitting produced non-finite parameters; please report this with "

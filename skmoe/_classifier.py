@@ -7,7 +7,7 @@ from sklearn.utils.metaestimators import available_if
 from sklearn.utils.multiclass import _check_partial_fit_first_call, check_classification_targets
 
 from ._base import _SHARED_PARAMS_DOC, BaseMixtureOfExperts
-from ._experts import CategoricalExperts, MLPExperts
+from ._experts import CategoricalExperts, EstimatorExperts, MLPExperts
 from ._gate import gate_log_proba
 from ._sparse import route
 from ._threads import numba_threads
@@ -32,11 +32,14 @@ class MixtureOfExpertsClassifier(ClassifierMixin, BaseMixtureOfExperts):
 
     Parameters
     ----------
-    expert : {{"logistic", "constant", "mlp"}}, default="logistic"
+    expert : {{"logistic", "constant", "mlp"}} or estimator instance, default="logistic"
         Expert family. ``"mlp"``: one hidden layer of ``expert_hidden``
         ``tanh`` units per expert, fitted by the gradient solvers only.
-        Estimator instances are part of the public API but not available in
-        this version (``ValueError``).
+        An estimator instance (whose ``fit`` takes ``sample_weight``; for the
+        classifier, with ``predict_proba``): each expert is a clone, refitted
+        in EM's M-step to the standardised data with the responsibilities as
+        weights (EM only; see the user guide). The fitted clones are in
+        ``experts_``.
 
     alpha : float, default=1.0
         L2 penalty on the logistic experts' coefficients, for standardised
@@ -96,6 +99,9 @@ class MixtureOfExpertsClassifier(ClassifierMixin, BaseMixtureOfExperts):
 
     expert_intercept_ : ndarray of shape (n_experts, n_classes) or (n_experts, 1)
         Experts' intercepts (for constant experts, their class log-odds).
+
+    experts_ : list of estimator
+        The fitted clones, when ``expert`` is an estimator instance.
 
     See Also
     --------
@@ -189,6 +195,8 @@ class MixtureOfExpertsClassifier(ClassifierMixin, BaseMixtureOfExperts):
                 "expert='linear' is a regression expert; MixtureOfExpertsClassifier "
                 "takes expert='logistic' or 'constant'."
             )
+        if not isinstance(self.expert, str):
+            self._check_estimator_expert(classifier=True)
 
     def _encode_target(self, y, reset):
         check_classification_targets(y)
@@ -219,6 +227,11 @@ class MixtureOfExpertsClassifier(ClassifierMixin, BaseMixtureOfExperts):
     def _make_family(self, proxy=False):
         """The expert family; ``proxy=True`` gives logistic experts (mlp start search)."""
         C = len(self.classes_)
+        if not isinstance(self.expert, str):
+            if not proxy:
+                return EstimatorExperts(self.expert, self.n_experts, "categorical", C,
+                                        seed=self._expert_seed(), n_jobs=self.n_jobs)
+            return CategoricalExperts(self.n_experts, C, linear=True, alpha=self.alpha)
         if self.expert == "mlp" and not proxy:
             return MLPExperts(self.n_experts, self.expert_hidden, "categorical", C, self.alpha)
         return CategoricalExperts(
@@ -244,6 +257,9 @@ class MixtureOfExpertsClassifier(ClassifierMixin, BaseMixtureOfExperts):
 
     def _export_params(self, params):
         self._export_gate(params["gate"])
+        if not isinstance(self.expert, str):
+            self.experts_ = list(params["experts"]["models"])
+            return
         if self.expert == "mlp":
             return
         sx, mx = self._scaler.scale_, self._scaler.mean_

@@ -103,7 +103,7 @@ def params_from_resp(design, family, gate_step, resp, gate_fit_steps=5, expert_f
             )
         collapsed = stats["n"] <= COLLAPSE_SHARE * design.total_weight
         context = None
-        if family.iterative:
+        if family.iterative or getattr(family, "needs_data", False):
             context = MStepContext(
                 design, resp, family, {"gate": gate, "experts": experts}, design
             )

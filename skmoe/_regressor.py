@@ -10,7 +10,7 @@ from sklearn.utils.metaestimators import available_if
 from . import _kernels
 from ._base import _SHARED_PARAMS_DOC, BaseMixtureOfExperts
 from ._data import Scaler
-from ._experts import GaussianExperts, MLPExperts
+from ._experts import EstimatorExperts, GaussianExperts, MLPExperts
 from ._gate import gate_proba
 from ._sparse import route
 from ._threads import numba_threads
@@ -38,11 +38,14 @@ class MixtureOfExpertsRegressor(RegressorMixin, BaseMixtureOfExperts):
 
     Parameters
     ----------
-    expert : {{"linear", "constant", "mlp"}}, default="linear"
+    expert : {{"linear", "constant", "mlp"}} or estimator instance, default="linear"
         Expert family. ``"mlp"``: one hidden layer of ``expert_hidden``
         ``tanh`` units per expert, fitted by the gradient solvers only.
-        Estimator instances are part of the public API but not available in
-        this version (``ValueError``).
+        An estimator instance (whose ``fit`` takes ``sample_weight``; for the
+        classifier, with ``predict_proba``): each expert is a clone, refitted
+        in EM's M-step to the standardised data with the responsibilities as
+        weights (EM only; see the user guide). The fitted clones are in
+        ``experts_``.
 
     alpha : float, default=1e-4
         L2 (ridge) penalty on the expert slopes, for standardised inputs.
@@ -98,6 +101,9 @@ class MixtureOfExpertsRegressor(RegressorMixin, BaseMixtureOfExperts):
 
     expert_var_ : ndarray of shape (n_experts,) or (n_experts, n_outputs)
         Expert noise variances ``s2_k``.
+
+    experts_ : list of estimator
+        The fitted clones, when ``expert`` is an estimator instance.
 
     See Also
     --------
@@ -204,6 +210,8 @@ class MixtureOfExpertsRegressor(RegressorMixin, BaseMixtureOfExperts):
                 "expert='logistic' is a classifier expert; MixtureOfExpertsRegressor "
                 "takes expert='linear' or 'constant'."
             )
+        if not isinstance(self.expert, str):
+            self._check_estimator_expert(classifier=False)
 
     def _encode_target(self, y, reset):
         y = np.asarray(y, dtype=np.float64)
@@ -229,6 +237,15 @@ class MixtureOfExpertsRegressor(RegressorMixin, BaseMixtureOfExperts):
     def _make_family(self, proxy=False):
         """The expert family; ``proxy=True`` gives linear experts (mlp start search)."""
         floor = np.full(self._n_outputs, VAR_FLOOR)
+        if not isinstance(self.expert, str):
+            if not proxy:
+                return EstimatorExperts(
+                    self.expert, self.n_experts, "gaussian", self._n_outputs, floor,
+                    seed=self._expert_seed(), n_jobs=self.n_jobs,
+                    oof_variance=getattr(self, "_oof_variance", True),
+                )
+            return GaussianExperts(self.n_experts, self._n_outputs, linear=True,
+                                   alpha=self.alpha, var_floor=floor)
         if self.expert == "mlp" and not proxy:
             return MLPExperts(
                 self.n_experts, self.expert_hidden, "gaussian", self._n_outputs, self.alpha, floor
@@ -258,6 +275,9 @@ class MixtureOfExpertsRegressor(RegressorMixin, BaseMixtureOfExperts):
         var = params["experts"]["var"] * sy**2
         squeeze = self._y_ndim == 1
         self.expert_var_ = var[:, 0] if squeeze else var
+        if not isinstance(self.expert, str):
+            self.experts_ = list(params["experts"]["models"])
+            return
         if self.expert == "mlp":
             return
         coef = params["experts"]["coef"]  # (K, m, q)

@@ -9,7 +9,7 @@ from sklearn.utils.validation import _check_sample_weight
 _SUPPORTED = {
     ("dense", "builtin"): ("em", "lbfgs", "adam"),
     ("dense", "mlp"): ("lbfgs", "adam"),
-    ("dense", "estimator"): (),
+    ("dense", "estimator"): ("em",),
     ("sparse", "builtin"): ("adam",),
     ("sparse", "mlp"): ("adam",),
     ("sparse", "estimator"): (),

@@ -1,6 +1,8 @@
 """scikit-learn's estimator checks over several configurations."""
 
 import pytest
+from sklearn.linear_model import LogisticRegression, Ridge
+from sklearn.tree import DecisionTreeClassifier, DecisionTreeRegressor
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from skmoe import MixtureOfExpertsClassifier, MixtureOfExpertsRegressor
@@ -22,6 +24,12 @@ CONFIGURATIONS = [
                               noisy_gating=False),
     MixtureOfExpertsRegressor(n_experts=3, top_k=2, expert="mlp", expert_hidden=4, max_iter=30,
                               batch_size=32),
+    MixtureOfExpertsRegressor(n_experts=2, expert=Ridge(alpha=1e-3), max_iter=20),
+    MixtureOfExpertsRegressor(n_experts=2, expert=DecisionTreeRegressor(max_depth=3),
+                              max_iter=10),
+    MixtureOfExpertsClassifier(n_experts=2, expert=LogisticRegression(), max_iter=10),
+    MixtureOfExpertsClassifier(n_experts=2, expert=DecisionTreeClassifier(max_depth=3),
+                               max_iter=10),
     MixtureOfExpertsClassifier(n_experts=2, solver="lbfgs"),
     MixtureOfExpertsClassifier(n_experts=3, top_k=1, max_iter=30, batch_size=32),
     MixtureOfExpertsClassifier(n_experts=3, top_k=2, max_iter=30, batch_size=32),

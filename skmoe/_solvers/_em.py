@@ -25,6 +25,10 @@ from .._gate import gate_penalty
 #: "collapsed": its parameters are frozen (never removed) and its gate
 #: probability keeps shrinking.
 COLLAPSE_SHARE = 1e-8
+#: With ``keep_best`` (experts whose M-step may lower the objective), EM also
+#: stops when the best objective has not improved by ``tol`` for this many
+#: iterations.
+BEST_PATIENCE = 10
 
 
 @dataclass
@@ -133,6 +137,7 @@ def run_em(
     label="EM",
     report_shift=0.0,
     expert_data_steps=True,
+    keep_best=False,
 ):
     """Run EM from ``params`` until the mean log-likelihood changes by < ``tol``.
 
@@ -160,6 +165,12 @@ def run_em(
         evaluated on all rows). False keeps them to the one-pass step from
         the sufficient statistics: cheaper, still monotone, slower to
         converge (used by the short runs of the start search).
+    keep_best : bool, default=False
+        Return the iterate with the best penalised objective instead of the
+        last (for experts whose M-step is not guaranteed to be monotone, such
+        as arbitrary scikit-learn estimators). The curves are still recorded
+        in full, and the run also stops when the best objective has not
+        improved by ``tol`` for ``BEST_PATIENCE`` iterations.
 
     Returns
     -------
@@ -178,6 +189,8 @@ def run_em(
     converged = False
     n_iter = 0
     previous = None
+    best = None
+    best_seen, stale = -np.inf, 0
     t_start = time.perf_counter()
     while True:
         t0 = time.perf_counter()
@@ -187,6 +200,8 @@ def run_em(
         timings["estep"] += time.perf_counter() - t0
         curve.append(ll)
         objective_curve.append(obj)
+        if keep_best and (best is None or obj > best[0]):
+            best = (obj, ll, params, stats["n"].copy())
         if verbose >= 2:
             print(
                 f"[{label}] iteration {n_iter:4d}  "
@@ -195,6 +210,16 @@ def run_em(
         if previous is not None and abs(ll - previous) < tol:
             converged = True
             break
+        if keep_best:
+            # non-monotone M-steps can jitter forever above tol: stop when the
+            # best objective has not improved by tol for BEST_PATIENCE iterations
+            if obj > best_seen + tol:
+                best_seen, stale = obj, 0
+            else:
+                stale += 1
+                if stale >= BEST_PATIENCE:
+                    converged = True
+                    break
         if n_iter >= max_iter:
             break
         t0 = time.perf_counter()
@@ -221,15 +246,18 @@ def run_em(
             f"mean log-likelihood {curve[-1] + report_shift:.6f}"
         )
     final_collapsed = stats["n"] <= COLLAPSE_SHARE * design.total_weight
+    final_ll, final_obj, final_weight = curve[-1], objective_curve[-1], stats["n"].copy()
+    if keep_best and best is not None and best[0] > final_obj:
+        final_obj, final_ll, params, final_weight = best
     return EMResult(
         params=params,
-        log_likelihood=curve[-1],
-        objective=objective_curve[-1],
+        log_likelihood=final_ll,
+        objective=final_obj,
         curve=curve,
         objective_curve=objective_curve,
         n_iter=n_iter,
         converged=converged,
-        expert_weight=stats["n"].copy(),
+        expert_weight=final_weight,
         collapsed=final_collapsed | collapsed_ever,
         timings=timings,
     )
