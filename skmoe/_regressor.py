@@ -227,6 +227,13 @@ class MixtureOfExpertsRegressor(RegressorMixin, BaseMixtureOfExperts):
 
     def _fit_target_scaling(self, T, w):
         self._y_scaler = Scaler(T, w)
+        with np.errstate(over="ignore"):
+            spread_ok = np.all(np.isfinite(self._y_scaler.scale_**2 * 1e8))
+        if not spread_ok:
+            raise ValueError(
+                f"y spreads over {self._y_scaler.scale_.max():.3g} (standard deviation): its "
+                "variances overflow float64. Rescale y (e.g. y / 1e150)."
+            )
 
     def _target_for_hash(self, T):
         return self._y_scaler.transform(T)
