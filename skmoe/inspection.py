@@ -694,10 +694,10 @@ class ExpertsDisplay:
             else:
                 active = np.where(gate[:, k] >= highlight, experts[:, k], np.nan)
             self.active_lines_.append(
-                ax.plot(grid, active, lw=2.5, color=colors[k], label=f"expert {k}",
+                ax.plot(grid, active, lw=3.5, color=colors[k], label=f"expert {k}",
                         zorder=4)[0]
             )
-        self.mean_line_ = ax.plot(grid, self.mean, color="k", lw=1.5,
+        self.mean_line_ = ax.plot(grid, self.mean, color="k", lw=1.2,
                                   label="predictive mean", zorder=5)[0]
         ax.set_xlabel(self.feature_name)
         ax.set_ylabel(self.target_name)
