@@ -784,7 +784,8 @@ class LogLikelihoodCurveDisplay:
         self.name = name
 
     @classmethod
-    def from_estimator(cls, estimator, *, objective=False, name=None, ax=None, line_kw=None):
+    def from_estimator(cls, estimator, *, objective=False, name=None, step_name=None, ax=None,
+                       line_kw=None):
         """Draw the training curve of a fitted mixture of experts.
 
         Parameters
@@ -797,6 +798,12 @@ class LogLikelihoodCurveDisplay:
 
         name : str, default=None
             Legend label (default: the estimator's class name).
+
+        step_name : str, default=None
+            Label of the horizontal axis (default: ``"EM iteration"``,
+            ``"L-BFGS iteration"`` or ``"Adam epoch"`` after the solver that
+            fitted the model; pass e.g. ``"partial_fit call"`` for a model
+            trained by ``partial_fit``).
 
         ax : matplotlib.axes.Axes, default=None
             Axes to draw on; a new figure when None.
@@ -812,7 +819,8 @@ class LogLikelihoodCurveDisplay:
         _, model = _unwrap(estimator)
         curve = np.asarray(model.log_likelihood_curve_, dtype=np.float64)
         solver = getattr(model, "_solver", None)
-        step_name = _STEP_NAMES.get(solver, "iteration")
+        if step_name is None:
+            step_name = _STEP_NAMES.get(solver, "iteration")
         # EM and L-BFGS curves start with the value before the first iteration
         first = 0 if len(curve) == model.n_iter_ + 1 else 1
         steps = np.arange(first, first + len(curve))
