@@ -113,9 +113,11 @@ print(f"  fit on all 40,000 rows in memory    {reference_ll:7.3f}")
 # -----------
 # Left: held-out log-likelihood after each chunk. Right: the training curves,
 # ``log_likelihood_curve_``, with one value per ``partial_fit`` call (the
-# mean over the chunk's mini-batches, each evaluated before its step): on
-# the sorted file it looks fine chunk by chunk, because each chunk is fitted
-# on its own; only held-out data show the damage.
+# mean over the chunk's mini-batches, each evaluated before its step). On
+# the sorted file each chunk that enters a new slice of the input space is
+# badly predicted at first (the dips), and the model forgets the slices it
+# saw earlier while Adam adapts to the current one: a warning sign worth
+# watching for when there are no held-out data to check on.
 fig, (ax, ax_curve) = plt.subplots(1, 2, figsize=(12, 4.4))
 rows_read = chunk_rows * np.arange(1, n_passes * n_chunks + 1)
 for (name, curve), color in zip(curves.items(), ["C0", "C3"], strict=True):
