@@ -1,6 +1,7 @@
 """Helpers for sphinx-gallery, referred to by name from conf.py (so that the
 configuration stays picklable)."""
 
+import os
 from pathlib import Path
 
 #: The gallery's order: from a first model to the fitting machinery.
@@ -33,8 +34,10 @@ class ExampleOrder:
 
 
 def reset_argv(gallery_conf, script_vars):
-    """Command line of each example: save its figure under docs/_build/gallery_out/."""
-    out_dir = Path(gallery_conf["src_dir"]) / "_build" / "gallery_out"
-    out_dir.mkdir(parents=True, exist_ok=True)
-    stem = Path(script_vars["src_file"]).stem
-    return ["--out", str(out_dir / f"{stem}.png")]
+    """Command line of each example in the docs build.
+
+    Every script takes ``--out PATH`` (default: a PNG in the working
+    directory). sphinx-gallery captures the figures itself, so the scripts'
+    own copy goes to the null device instead of littering ``examples/``.
+    """
+    return ["--out", os.devnull]
