@@ -90,16 +90,17 @@ print("features the gate uses most:", [feature_names[j] for j in top])
 # for one third of them, a noisier one (about 52) for the rest.
 fig, (ax_cv, ax_gate) = plt.subplots(1, 2, figsize=(11.5, 4.6))
 ks = np.array(param_grid["mixtureofexpertsregressor__n_experts"])
-for alpha, marker in zip(param_grid["mixtureofexpertsregressor__alpha"], "os", strict=True):
+alphas = param_grid["mixtureofexpertsregressor__alpha"]
+for alpha, marker, shift in zip(alphas, "os", [-0.04, 0.04], strict=True):
     rows = [i for i, p in enumerate(results["params"])
             if p["mixtureofexpertsregressor__alpha"] == alpha]
-    ax_cv.errorbar(ks, results["mean_test_score"][rows],
+    ax_cv.errorbar(ks + shift, results["mean_test_score"][rows],
                    yerr=results["std_test_score"][rows] / np.sqrt(cv.n_splits),
                    marker=marker, capsize=3, label=f"mixture, alpha={alpha:g}")
 ax_cv.axhline(ridge.mean(), color="k", ls="--", label="RidgeCV")
 ax_cv.set_xticks(ks)
 ax_cv.set_xlabel("n_experts")
-ax_cv.set_ylabel("5-fold cross-validated R^2")
+ax_cv.set_ylabel("5-fold cross-validated $R^2$")
 ax_cv.set_title("GridSearchCV over a Pipeline")
 ax_cv.legend(fontsize="small")
 
