@@ -57,6 +57,8 @@ autodoc_default_options = {"members": True, "inherited-members": True}
 numpydoc_show_class_members = False
 numpydoc_class_members_toctree = False
 numpydoc_attributes_as_param_list = True
+# the page's table of contents lists "fit", not "MixtureOfExpertsRegressor.fit"
+toc_object_entries_show_parents = "hide"
 
 # -- gallery ----------------------------------------------------------------------
 sphinx_gallery_conf = {
