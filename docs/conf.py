@@ -34,6 +34,8 @@ extensions = [
     "sphinx.ext.autodoc",
     "sphinx.ext.autosummary",
     "sphinx.ext.mathjax",
+    # a copy of MathJax in the built site, so that formulas render offline too
+    "sphinx-mathjax-offline",
     "numpydoc",
     "myst_parser",
     "sphinx_gallery.gen_gallery",
@@ -48,6 +50,8 @@ templates_path = ["_templates"]
 
 # -- Markdown (MyST) ------------------------------------------------------------
 myst_enable_extensions = ["dollarmath", "amsmath"]
+# $$...$$ on a continuation line of a paragraph or list item is display math
+myst_dmath_double_inline = True
 myst_heading_anchors = 3
 
 # -- API reference ------------------------------------------------------------------
