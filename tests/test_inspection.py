@@ -216,6 +216,10 @@ def test_clear_error_without_matplotlib(monkeypatch, regressor, data):
         if name == "matplotlib" or name.startswith("matplotlib."):
             monkeypatch.delitem(sys.modules, name)
     monkeypatch.setattr(builtins, "__import__", no_matplotlib)
+    import skmoe
+
+    # the re-import below rebinds skmoe.inspection: have it restored afterwards
+    monkeypatch.setattr(skmoe, "inspection", sys.modules["skmoe.inspection"])
     monkeypatch.delitem(sys.modules, "skmoe.inspection")
     inspection = importlib.import_module("skmoe.inspection")  # imports without matplotlib
 
@@ -229,3 +233,12 @@ def test_clear_error_without_matplotlib(monkeypatch, regressor, data):
     for call in calls:
         with pytest.raises(ImportError, match=r'pip install "skmoe\[plot\]"'):
             call()
+
+
+def test_docstring_examples():
+    """The Examples sections of the Displays' docstrings run and print what they show."""
+    import doctest
+
+    result = doctest.testmod(sys.modules["skmoe.inspection"],
+                             optionflags=doctest.NORMALIZE_WHITESPACE)
+    assert result.attempted >= 15 and result.failed == 0
