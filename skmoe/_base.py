@@ -210,6 +210,7 @@ class BaseMixtureOfExperts(BaseEstimator):
                 f"X has {X.shape[1]} features, but the warm-started model was fitted "
                 f"with {previous_n_features} features; set warm_start=False to refit."
             )
+        _validation.check_not_bool(self)
         self._check_expert()
         _validation.check_top_k(self.top_k, self.n_experts)
         _validation.check_n_jobs(self.n_jobs)
@@ -245,6 +246,7 @@ class BaseMixtureOfExperts(BaseEstimator):
         """One pass of mini-batch Adam over ``(X, y)`` (see ``partial_fit``)."""
         first = not hasattr(self, "_params")
         X, y = validate_data(self, X, y, reset=first, dtype=np.float64, **self._validate_y_kwargs)
+        _validation.check_not_bool(self)
         self._check_expert()
         _validation.check_top_k(self.top_k, self.n_experts)
         _validation.check_n_jobs(self.n_jobs)

@@ -72,6 +72,18 @@ def check_partial_fit(estimator):
         )
 
 
+def check_not_bool(estimator):
+    """``True``/``False`` pass ``Interval(Integral)``; integer parameters reject them."""
+    for name in ("n_experts", "n_init", "max_iter", "batch_size", "expert_hidden", "top_k",
+                 "n_jobs"):
+        value = getattr(estimator, name)
+        if isinstance(value, (bool, np.bool_)):
+            raise ValueError(
+                f"The '{name}' parameter of {type(estimator).__name__} must be an int, "
+                f"not a bool ({value!r})."
+            )
+
+
 def check_n_jobs(n_jobs):
     if n_jobs == 0:
         raise ValueError("n_jobs == 0 has no meaning; use None, a positive int, or -1 (all).")
