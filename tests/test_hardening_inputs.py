@@ -411,10 +411,7 @@ BAD_CASES = [
         "Unknown label type", kinds=("clf",)),
     Bad("scipy-sparse-X", fit_with(X=sp.csr_matrix(X_CLEAN)), TypeError, "[Ss]parse"),
     Bad("scipy-sparse-X-at-predict", sparse_at_predict, TypeError, "[Ss]parse"),
-    Bad("scipy-sparse-y", fit_with(y=sparse_y), TypeError, "[Ss]parse",
-        bugs={"reg:*": "sparse y passes validate_data(multi_output=True, which accepts csr) "
-                       "and np.asarray in _regressor._encode_target fails with 'ValueError: "
-                       "setting an array element with a sequence'"}),
+    Bad("scipy-sparse-y", fit_with(y=sparse_y), TypeError, "[Ss]parse"),
     Bad("pandas-NA-in-y", series_y_with_na, ValueError, "Input y contains NaN"),
     # feature-count mismatch after fit
     Bad("features-predict", on_fitted("predict", X3), ValueError, FEATURES_MSG),
