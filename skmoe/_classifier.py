@@ -5,6 +5,7 @@ from scipy.special import logsumexp
 from sklearn.base import ClassifierMixin, _fit_context
 from sklearn.utils.metaestimators import available_if
 from sklearn.utils.multiclass import _check_partial_fit_first_call, check_classification_targets
+from sklearn.utils.validation import check_is_fitted
 
 from ._base import _SHARED_PARAMS_DOC, BaseMixtureOfExperts
 from ._experts import CategoricalExperts, EstimatorExperts, MLPExperts
@@ -332,6 +333,7 @@ class MixtureOfExpertsClassifier(ClassifierMixin, BaseMixtureOfExperts):
         log_proba : ndarray of shape (n_samples, n_classes)
             ``log sum_k g_k(x) p_k(c | x)`` for each class in ``classes_``.
         """
+        check_is_fitted(self)
         if self._sparse:
             return self._sparse_log_proba(X)
         log_gate, log_expert = self._log_proba_parts(X)

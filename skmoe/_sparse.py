@@ -59,6 +59,7 @@ from scipy.special import expit, ndtr
 from . import _kernels
 from ._gate import gate_penalty
 from ._solvers._em import EMResult
+from ._threads import threaded
 
 _INV_SQRT_2PI = 1.0 / np.sqrt(2.0 * np.pi)
 #: Added to the noise scale in the smooth load estimate.
@@ -75,7 +76,7 @@ def route(X1, gate, k):
     n = logits.shape[0]
     sel = np.empty((n, k), dtype=np.int64)
     g = np.empty((n, k))
-    kernel = _kernels.route_rows_parallel if n >= 1 << 14 else _kernels.route_rows
+    kernel = _kernels.route_rows_parallel if threaded(n >= 1 << 14) else _kernels.route_rows
     kernel(logits, k, sel, g)
     return sel, g
 

@@ -370,11 +370,14 @@ def _reset_blas():
 
 @pytest.fixture(autouse=True)
 def _restore_blas_threads():
-    """Undo the BLAS-limit leak of concurrent calls (see the xfail below) after each test,
-    so that it cannot slow down or skew the tests that follow."""
+    """Every test leaves BLAS at its thread count at import (skmoe limits it to one
+    thread only inside its calls); a leak is reset, so that it cannot slow down or skew
+    the tests that follow, and reported."""
     yield
-    if _blas_threads() != _BLAS_AT_IMPORT:
+    after = _blas_threads()
+    if after != _BLAS_AT_IMPORT:
         _reset_blas()
+        pytest.fail(f"BLAS threads left at {after} (were {_BLAS_AT_IMPORT})")
 
 
 @pytest.fixture
@@ -415,11 +418,6 @@ def test_concurrent_predictions_of_different_models_and_thread_counts(thread_mod
         _assert_same(serial[i % len(jobs)], result, f"job {i}")
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "BUG: concurrent predict calls leave BLAS limited to 1 thread for the rest of the process: "
-    "skmoe/_threads.py numba_threads() -> ThreadpoolController.limit(1, 'blas') saves and "
-    "restores the process-global BLAS limit per call, so overlapping calls from several "
-    "threads save the already-lowered value 1 and the last to exit restores it"))
 def test_concurrent_predictions_restore_blas_threads(thread_models, fine_switching):
     model, sets = thread_models["reg", "linear-em"]
     model.set_params(n_jobs=None)
@@ -854,12 +852,6 @@ if __name__ == "__main__":
 
 
 @pytest.mark.skipif(not hasattr(__import__("os"), "fork"), reason="needs the fork start method")
-@pytest.mark.xfail(strict=True, reason=(
-    "BUG: a fit in a fork()ed child (multiprocessing's default start method on Linux before "
-    "Python 3.14, joblib backend='multiprocessing') after a fit in the parent that ran the "
-    "threaded kernels aborts: 'Terminating: fork() called from a process already using GNU "
-    "OpenMP, this is unsafe.' skmoe's prange kernels (skmoe/_kernels.py, parallel=True) run on "
-    "Numba's 'omp' threading layer (GNU libgomp, not fork-safe); no fork-safe layer is chosen"))
 def test_fit_in_forked_child_after_threaded_fit_in_parent():
     import subprocess
 
@@ -867,3 +859,83 @@ def test_fit_in_forked_child_after_threaded_fit_in_parent():
                             text=True, timeout=300)
     assert result.returncode == 0, result.stderr
     assert "child exit code 0" in result.stdout, result.stdout + result.stderr
+
+
+def _kernel_dispatch_violations():
+    """References to threaded kernel drivers that do not go through ``threaded()``."""
+    import ast
+    import pathlib
+
+    import skmoe
+
+    package = pathlib.Path(skmoe.__file__).parent
+    violations, seen = [], set()
+    for path in sorted(package.rglob("*.py")):
+        if path.name == "_kernels.py":
+            continue
+        tree = ast.parse(path.read_text())
+        for func in [n for n in ast.walk(tree) if isinstance(n, ast.FunctionDef)]:
+            # names assigned from threaded(...) in this function
+            guarded = {t.id for n in ast.walk(func) if isinstance(n, ast.Assign)
+                       and isinstance(n.value, ast.Call)
+                       and getattr(n.value.func, "id", None) == "threaded"
+                       for t in n.targets if isinstance(t, ast.Name)}
+            ok = set()
+            for node in ast.walk(func):
+                if isinstance(node, ast.IfExp) and isinstance(node.body, ast.Attribute):
+                    test = node.test
+                    if (isinstance(test, ast.Name) and test.id in guarded) or (
+                        isinstance(test, ast.Call) and getattr(test.func, "id", None) == "threaded"
+                    ):
+                        ok.add(id(node.body))
+            for node in ast.walk(func):
+                if isinstance(node, ast.Attribute) and node.attr.endswith("_parallel"):
+                    seen.add(node.attr)
+                    if id(node) not in ok:
+                        violations.append(f"{path.name}:{node.lineno} {node.attr}")
+    return violations, seen
+
+
+def test_every_threaded_kernel_is_reached_through_the_fork_safe_dispatch():
+    """A ``parallel=True`` kernel launched in a fork child of a GNU OpenMP process kills it:
+    each call site must choose the threaded twin by ``skmoe._threads.threaded()``."""
+    import inspect
+
+    from skmoe import _kernels
+
+    violations, seen = _kernel_dispatch_violations()
+    assert not violations, violations
+    parallel = {name for name, obj in vars(_kernels).items()
+                if hasattr(obj, "targetoptions") and obj.targetoptions.get("parallel")}
+    if not parallel:  # NUMBA_DISABLE_JIT: plain functions, read the decorators instead
+        source = inspect.getsource(_kernels)
+        parallel = set(re.findall(r"parallel=True\)\s*\ndef (\w+)", source))
+    assert parallel and all(name.endswith("_parallel") for name in parallel), parallel
+    # every threaded driver is used, through the dispatch (topk_rows_parallel is
+    # tested against its serial twin but only route_rows_parallel is called)
+    assert parallel - seen <= {"topk_rows_parallel"}, parallel - seen
+
+
+def test_forked_child_uses_serial_kernels_only_after_gnu_openmp():
+    """The fork mark is set exactly when the parent had started GNU OpenMP."""
+    import os
+
+    from skmoe import _threads
+
+    if not hasattr(os, "fork"):
+        pytest.skip("needs fork")
+    MixtureOfExpertsRegressor(n_experts=2, max_iter=50).fit(*_data("reg", 50, seed=0))
+    expected = _threads._gnu_openmp_started()
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # pragma: no cover - child
+        try:
+            os.write(write, b"1" if _threads.forked_from_gnu_openmp() == expected else b"0")
+        finally:
+            os._exit(0)
+    os.close(write)
+    answer = os.read(read, 1)
+    os.close(read)
+    os.waitpid(pid, 0)
+    assert answer == b"1"
+    assert not _threads.forked_from_gnu_openmp()
