@@ -366,8 +366,6 @@ class FitPredictOnly:
         return np.full((len(X), len(self.classes_)), 1.0 / len(self.classes_))
 
 
-BOOL_BUG = ("bool passes Interval(Integral) and crashes inside numpy with a TypeError that does "
-            "not name the parameter")
 FEATURES_MSG = "X has 3 features, but .* is expecting 2 features"
 PARAM_MSG = "The '{}' parameter of MixtureOf.* must be"
 
