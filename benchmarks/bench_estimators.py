@@ -2,8 +2,9 @@
 
 ``MixtureOfExpertsRegressor(n_experts=K, expert=<estimator>, random_state=0)``
 against the estimator alone, for ``HistGradientBoostingRegressor(max_depth=3)``
-and ``Ridge()``, with the dense linear mixture (``expert="linear"``) as a
-reference. Data: ``sklearn.datasets.load_diabetes()`` (442 rows, 10 features;
+and ``Ridge()`` (plus ``StandardScaler + Ridge()``: the experts see
+standardised features), with the dense linear mixture (``expert="linear"``)
+as a reference. Data: ``sklearn.datasets.load_diabetes()`` (442 rows, 10 features;
 ``--repeats`` x 2-fold cross-validation with fixed seeds, means over the
 folds) and the regime data of the tests (``tests._data.hard_regimes``: linear
 regimes on the cells of a linear partition, noise standard deviation 0.3;
@@ -17,13 +18,13 @@ residuals. (The same with 5-fold out-of-fold residuals is printed below the
 table.)
 
 Second table: the variance choice on the regime data. Deep trees
-(``DecisionTreeRegressor(min_samples_leaf=1)``) and ``HistGradientBoosting
-Regressor(max_depth=3)`` experts with out-of-fold variances (the default)
+(``DecisionTreeRegressor(min_samples_leaf=1)``) and
+``HistGradientBoostingRegressor(max_depth=3)`` experts with out-of-fold variances (the default)
 against in-sample ones (``model._oof_variance = False`` set before ``fit``):
 ``expert_var_`` against the true noise variance 0.09, training and held-out
 log-likelihood, held-out R^2.
 
-    python benchmarks/bench_estimators.py            # full run (~6-8 min on 2 cores)
+    python benchmarks/bench_estimators.py            # full run (~7 min on 2 idle cores, 13 at load 2-3)
     python benchmarks/bench_estimators.py --quick    # smoke test (< 1 min)
     python benchmarks/bench_estimators.py --repeats 10 --json est.json
 """
