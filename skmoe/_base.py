@@ -210,8 +210,10 @@ class BaseMixtureOfExperts(BaseEstimator):
                 f"X has {X.shape[1]} features, but the warm-started model was fitted "
                 f"with {previous_n_features} features; set warm_start=False to refit."
             )
+        _validation.check_not_bool(self)
         self._check_expert()
         _validation.check_top_k(self.top_k, self.n_experts)
+        _validation.check_n_jobs(self.n_jobs)
         self._solver = _validation.resolve_solver(self)
         T = self._encode_target(y, reset=not warm)
         w = _validation.check_sample_weight(sample_weight, X)
@@ -244,8 +246,10 @@ class BaseMixtureOfExperts(BaseEstimator):
         """One pass of mini-batch Adam over ``(X, y)`` (see ``partial_fit``)."""
         first = not hasattr(self, "_params")
         X, y = validate_data(self, X, y, reset=first, dtype=np.float64, **self._validate_y_kwargs)
+        _validation.check_not_bool(self)
         self._check_expert()
         _validation.check_top_k(self.top_k, self.n_experts)
+        _validation.check_n_jobs(self.n_jobs)
         _validation.check_partial_fit(self)
         T = self._partial_fit_target(y, classes, first)
         w = _validation.check_sample_weight(sample_weight, X)
@@ -288,15 +292,15 @@ class BaseMixtureOfExperts(BaseEstimator):
                 objective = MixtureObjective(None, family, self.gate_alpha, self._seen_weight)
             like = self._params
             theta = objective.pack(like)
-            lower = objective.lower_bounds(like)
-            if lower is not None:
-                np.maximum(theta, lower, out=theta)
+            lower, upper = objective.bounds(like)
+            if lower is not None or upper is not None:
+                theta = np.clip(theta, lower, upper)
             state = self._adam_state
             if state is None or state.m.shape != theta.shape:
                 state = AdamState.fresh(theta.shape[0])
             ll_sum, w_sum, load = adam_pass(
                 objective, theta, like, state, design, batch_size=self.batch_size,
-                learning_rate=self.learning_rate, rng=rng, lower=lower,
+                learning_rate=self.learning_rate, rng=rng, lower=lower, upper=upper,
             )
         params = objective.unpack(theta, like)
         self._params = params
@@ -481,6 +485,13 @@ class BaseMixtureOfExperts(BaseEstimator):
         from sklearn.utils.validation import has_fit_parameter
 
         name = type(self.expert).__name__
+        try:
+            is_classifier(self.expert)
+        except (AttributeError, TypeError) as exc:
+            raise TypeError(
+                f"expert={name}() is not a scikit-learn estimator ({exc}); give a "
+                "BaseEstimator subclass with fit(X, y, sample_weight) and predict."
+            ) from exc
         if classifier and not is_classifier(self.expert):
             raise ValueError(
                 f"expert={name}() is not a classifier; MixtureOfExpertsClassifier needs "

@@ -50,13 +50,17 @@ class Scaler:
 
     def __init__(self, X, sample_weight):
         w = sample_weight / sample_weight.sum()
-        mean = w @ X
+        # columns are divided by their largest magnitude first, so that
+        # values near the float64 limits (1e160) do not overflow when squared
+        big = np.max(np.abs(X), axis=0) if X.shape[0] else np.ones(X.shape[1])
+        big = np.where(big > 0, big, 1.0)
+        mean = (w @ (X / big)) * big
         var = np.zeros(X.shape[1])
         rows = chunk_rows(X.shape[0], X.shape[1])
         for sl in iter_chunks(X.shape[0], rows):
-            diff = X[sl] - mean
+            diff = (X[sl] - mean) / big
             var += w[sl] @ (diff * diff)
-        scale = np.sqrt(var)
+        scale = np.sqrt(var) * big
         # round-off in the mean of a constant column leaves a scale of order
         # eps * |mean|; treat such columns as constant
         tiny = 64.0 * np.finfo(np.float64).eps * np.maximum(np.abs(mean), np.finfo(float).tiny)

@@ -821,8 +821,41 @@ def sparse_gaussian_moments_rows(gate, out, sel, var, mean_out, var_out):
 @_jit()
 def _route_row(logits, k, sel, gate, i):
     # top-k selection as _topk_row, with the selected values kept sorted in
-    # gate[i] (contiguous) instead of read back through sel
+    # gate[i] (contiguous) instead of read back through sel; k = 1 and 2 (the
+    # common cases) keep the leaders in registers
     n_experts = logits.shape[1]
+    if k == 1:
+        best = logits[i, 0]
+        arg = 0
+        for j in range(1, n_experts):
+            v = logits[i, j]
+            if v > best:
+                best = v
+                arg = j
+        sel[i, 0] = arg
+        gate[i, 0] = 1.0
+        return
+    if k == 2 and n_experts >= 2:
+        a, b = logits[i, 0], logits[i, 1]
+        ia, ib = 0, 1
+        if b > a:
+            a, b, ia, ib = b, a, 1, 0
+        for j in range(2, n_experts):
+            # branch-free updates (selects): random logits make branches
+            # unpredictable
+            v = logits[i, j]
+            above_a = v > a
+            above_b = v > b
+            b = a if above_a else (v if above_b else b)
+            ib = ia if above_a else (j if above_b else ib)
+            a = v if above_a else a
+            ia = j if above_a else ia
+        sel[i, 0] = ia
+        sel[i, 1] = ib
+        e = np.exp(b - a)
+        gate[i, 0] = 1.0 / (1.0 + e)
+        gate[i, 1] = e / (1.0 + e)
+        return
     filled = 0
     for j in range(n_experts):
         v = logits[i, j]

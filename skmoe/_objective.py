@@ -94,14 +94,22 @@ class MixtureObjective:
 
     def lower_bounds(self, like):
         """Packed lower bounds (``-inf`` where unbounded), or None if none."""
-        bounds = self.family.free_lower_bounds()
-        if not bounds:
-            return None
-        lower = np.full(self.pack(like).shape[0], -np.inf)
-        for key, shape, sl in self.layout(like):
-            if key in bounds:
-                lower[sl] = np.broadcast_to(bounds[key], shape).ravel()
-        return lower
+        return self.bounds(like)[0]
+
+    def bounds(self, like):
+        """Packed ``(lower, upper)`` bounds; each None when there are none."""
+        out = []
+        for bounds, fill in [(self.family.free_lower_bounds(), -np.inf),
+                             (self.family.free_upper_bounds(), np.inf)]:
+            if not bounds:
+                out.append(None)
+                continue
+            arr = np.full(self.pack(like).shape[0], fill)
+            for key, shape, sl in self.layout(like):
+                if key in bounds:
+                    arr[sl] = np.broadcast_to(bounds[key], shape).ravel()
+            out.append(arr)
+        return tuple(out)
 
     # -- value and gradient ------------------------------------------------
 

@@ -3,6 +3,7 @@
 from numbers import Integral
 
 import numpy as np
+import scipy.sparse
 from sklearn.base import RegressorMixin, _fit_context
 from sklearn.utils import check_random_state, check_scalar
 from sklearn.utils.metaestimators import available_if
@@ -214,6 +215,11 @@ class MixtureOfExpertsRegressor(RegressorMixin, BaseMixtureOfExperts):
             self._check_estimator_expert(classifier=False)
 
     def _encode_target(self, y, reset):
+        if scipy.sparse.issparse(y):
+            raise TypeError(
+                "A sparse matrix was passed as y, but dense targets are required. "
+                "Use y.toarray() to convert to a dense numpy array."
+            )
         y = np.asarray(y, dtype=np.float64)
         if reset:
             self._y_ndim = y.ndim
@@ -227,6 +233,13 @@ class MixtureOfExpertsRegressor(RegressorMixin, BaseMixtureOfExperts):
 
     def _fit_target_scaling(self, T, w):
         self._y_scaler = Scaler(T, w)
+        with np.errstate(over="ignore"):
+            spread_ok = np.all(np.isfinite(self._y_scaler.scale_**2 * 1e8))
+        if not spread_ok:
+            raise ValueError(
+                f"y spreads over {self._y_scaler.scale_.max():.3g} (standard deviation): its "
+                "variances overflow float64. Rescale y (e.g. y / 1e150)."
+            )
 
     def _target_for_hash(self, T):
         return self._y_scaler.transform(T)

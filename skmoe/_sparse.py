@@ -61,6 +61,8 @@ from ._gate import gate_penalty
 from ._solvers._em import EMResult
 
 _INV_SQRT_2PI = 1.0 / np.sqrt(2.0 * np.pi)
+#: Added to the noise scale in the smooth load estimate.
+NOISE_SCALE_FLOOR = 1e-6
 
 
 def softplus(x):
@@ -173,14 +175,23 @@ class SparseObjective:
         return params
 
     def lower_bounds(self, like):
-        bounds = self.family.free_lower_bounds()
-        if not bounds:
-            return None
-        lower = np.full(self.pack(like).shape[0], -np.inf)
-        for key, shape, sl in self.layout(like):
-            if key in bounds:
-                lower[sl] = np.broadcast_to(bounds[key], shape).ravel()
-        return lower
+        """Packed lower bounds (``-inf`` where unbounded), or None if none."""
+        return self.bounds(like)[0]
+
+    def bounds(self, like):
+        """Packed ``(lower, upper)`` bounds; each None when there are none."""
+        out = []
+        for bounds, fill in [(self.family.free_lower_bounds(), -np.inf),
+                             (self.family.free_upper_bounds(), np.inf)]:
+            if not bounds:
+                out.append(None)
+                continue
+            arr = np.full(self.pack(like).shape[0], fill)
+            for key, shape, sl in self.layout(like):
+                if key in bounds:
+                    arr[sl] = np.broadcast_to(bounds[key], shape).ravel()
+            out.append(arr)
+        return tuple(out)
 
     def penalty(self, params):
         pen = gate_penalty(params["gate"], self.gate_alpha)
@@ -268,7 +279,10 @@ class SparseObjective:
         """``CV^2(importance) + CV^2(load)`` and its derivatives in ``H``, ``h``, ``n``."""
         n, K = h.shape
         k = self.top_k
-        wsum = w.sum()
+        # CV^2 is scale-free: normalised weights keep extreme sample_weight
+        # scales from under/overflowing the squares below
+        w = w / w.sum()
+        wsum = 1.0
         # importance: full softmax of the routing logits
         q = np.exp(H - H.max(axis=1, keepdims=True))
         q /= q.sum(axis=1, keepdims=True)
@@ -284,7 +298,8 @@ class SparseObjective:
         t_k = H[rows, sel[:, k - 1]]
         t_k1 = H[rows, sel[:, k]]
         threshold = np.where(in_top, t_k1[:, None], t_k[:, None])
-        s = scale if scale is not None else 1.0
+        # a vanishing noise scale (softplus underflow) must not divide by zero
+        s = scale + NOISE_SCALE_FLOOR if scale is not None else 1.0
         z = (h - threshold) / s
         P = ndtr(z)
         load = w @ P
@@ -292,7 +307,7 @@ class SparseObjective:
         grad_h = np.zeros((n, K))
         grad_n = np.zeros((n, K)) if nz is not None else None
         cv_load = 0.0
-        if mean_load > 1e-300:
+        if mean_load > 1e-12:
             second = np.mean(load**2)
             cv_load = second / mean_load**2 - 1.0
             c = 2.0 / (K * mean_load**2) * (load - second / mean_load)

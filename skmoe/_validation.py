@@ -72,12 +72,33 @@ def check_partial_fit(estimator):
         )
 
 
+def check_not_bool(estimator):
+    """``True``/``False`` pass ``Interval(Integral)``; integer parameters reject them."""
+    for name in ("n_experts", "n_init", "max_iter", "batch_size", "expert_hidden", "top_k",
+                 "n_jobs"):
+        value = getattr(estimator, name)
+        if isinstance(value, (bool, np.bool_)):
+            raise ValueError(
+                f"The '{name}' parameter of {type(estimator).__name__} must be an int, "
+                f"not a bool ({value!r})."
+            )
+
+
+def check_n_jobs(n_jobs):
+    if n_jobs == 0:
+        raise ValueError("n_jobs == 0 has no meaning; use None, a positive int, or -1 (all).")
+
+
 def check_top_k(top_k, n_experts):
     if top_k is not None and top_k >= n_experts:
         raise ValueError(
             f"top_k={top_k} must be smaller than n_experts={n_experts}; "
             "use top_k=None for the dense model."
         )
+
+
+#: Smallest total sample weight that is fitted (the objectives divide by it).
+MIN_TOTAL_WEIGHT = 1e-250
 
 
 def check_sample_weight(sample_weight, X):
@@ -89,6 +110,14 @@ def check_sample_weight(sample_weight, X):
         raise ValueError("Input sample_weight contains NaN or infinity.")
     if not np.any(sample_weight > 0):
         raise ValueError("sample_weight must have at least one positive entry; all are zero.")
+    total = float(sample_weight.sum())
+    if not np.isfinite(total) or total < MIN_TOTAL_WEIGHT:
+        raise ValueError(
+            f"sample_weight sums to {total!r}, outside the range skmoe can fit "
+            f"([{MIN_TOTAL_WEIGHT:g}, inf)): the per-sample objective divides by it. "
+            "Rescale sample_weight (e.g. divide by its mean; this changes how strongly "
+            "the penalties act)."
+        )
     return np.ascontiguousarray(sample_weight, dtype=np.float64)
 
 

@@ -70,3 +70,7 @@ class ExpertFamily:
     def free_lower_bounds(self):
         """Lower bounds of free parameters by key (absent keys are unbounded)."""
         return {}
+
+    def free_upper_bounds(self):
+        """Upper bounds of free parameters by key (absent keys are unbounded)."""
+        return {}

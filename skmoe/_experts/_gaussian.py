@@ -37,6 +37,9 @@ _LOG_2PI = float(np.log(2.0 * np.pi))
 #: one BLAS product per expert instead of the Numba kernel (measured crossover
 #: near 49 columns with 8 experts, ``benchmarks/bench_stats.py``).
 BLAS_MIN_COLUMNS = 48
+#: Upper bound of the gradient solvers' log-variances (standardised units):
+#: keeps a diverging optimiser from overflowing ``exp``.
+LOG_VAR_MAX = float(np.log(1e8))
 
 
 def accumulate_moments(X, q, soft_weight, y, flat, nk):
@@ -213,13 +216,17 @@ class GaussianExperts(ExpertFamily):
         return {"coef": params["coef"], "log_var": np.log(params["var"])}
 
     def from_free(self, free):
-        var = np.maximum(np.exp(free["log_var"]), self.var_floor)
+        var = np.maximum(np.exp(np.minimum(free["log_var"], LOG_VAR_MAX)), self.var_floor)
         return {"coef": free["coef"], "var": var}
 
     def free_lower_bounds(self):
         """The variance floor, in log space."""
         shape = (self.n_experts, self.n_outputs)
         return {"log_var": np.broadcast_to(np.log(self.var_floor), shape)}
+
+    def free_upper_bounds(self):
+        """Variances at most ``1e8`` times the variance of ``y`` (divergence guard)."""
+        return {"log_var": np.full((self.n_experts, self.n_outputs), LOG_VAR_MAX)}
 
     def loglik_grad(self, params, X1c, target_c, soft_weight):
         """Gradient of ``sum_i sum_k v_ik log p_k(y_i | x_i)`` in the free parameters."""

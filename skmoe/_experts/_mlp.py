@@ -30,7 +30,7 @@ import numpy as np
 from .. import _kernels
 from .._data import PARALLEL_MIN_CELLS
 from ._base import ExpertFamily
-from ._gaussian import _LOG_2PI, solve_ridge
+from ._gaussian import _LOG_2PI, LOG_VAR_MAX, solve_ridge
 from ._slots import (
     categorical_slot_dout,
     categorical_slot_loglik,
@@ -174,7 +174,9 @@ class MLPExperts(ExpertFamily):
     def from_free(self, free):
         params = {"W1": free["W1"], "W2": free["W2"]}
         if self.output == "gaussian":
-            params["var"] = np.maximum(np.exp(free["log_var"]), self.var_floor)
+            params["var"] = np.maximum(
+                np.exp(np.minimum(free["log_var"], LOG_VAR_MAX)), self.var_floor
+            )
         return params
 
     def free_lower_bounds(self):
@@ -182,6 +184,11 @@ class MLPExperts(ExpertFamily):
         if self.output != "gaussian":
             return {}
         return {"log_var": np.broadcast_to(np.log(self.var_floor), (self.n_experts, self.n_out))}
+
+    def free_upper_bounds(self):
+        if self.output != "gaussian":
+            return {}
+        return {"log_var": np.full((self.n_experts, self.n_out), LOG_VAR_MAX)}
 
     def loglik_grad(self, params, X1c, target_c, soft_weight):
         """Gradient of ``sum_i sum_k v_ik log p_k(y_i | x_i)`` in the free parameters."""

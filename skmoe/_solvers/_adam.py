@@ -58,7 +58,7 @@ class AdamState:
 
 
 def adam_pass(objective, theta, like, state, design, *, batch_size, learning_rate, rng,
-              lower=None):
+              lower=None, upper=None):
     """One epoch of Adam over ``design`` in shuffled mini-batches; updates ``theta`` in place.
 
     Returns
@@ -77,9 +77,16 @@ def adam_pass(objective, theta, like, state, design, *, batch_size, learning_rat
     X1, target, weight = design.X1, design.target, design.weight
     for start in range(0, n, batch_size):
         idx = order[start : start + batch_size]
-        ll, w = objective.batch_grad(
-            theta, like, X1.take(idx, axis=0), target.take(idx, axis=0), weight.take(idx), grad
-        )
+        with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+            ll, w = objective.batch_grad(
+                theta, like, X1.take(idx, axis=0), target.take(idx, axis=0), weight.take(idx),
+                grad,
+            )
+        if not (np.isfinite(ll) and np.all(np.isfinite(grad))):
+            raise FloatingPointError(
+                f"Adam diverged: the loss or its gradient became non-finite at step "
+                f"{state.t + 1}. Lower learning_rate (now {learning_rate})."
+            )
         state.t += 1
         t = state.t
         step = learning_rate * min(1.0, t / state.warmup)
@@ -89,6 +96,8 @@ def adam_pass(objective, theta, like, state, design, *, batch_size, learning_rat
         )
         if lower is not None:
             np.maximum(theta, lower, out=theta)
+        if upper is not None:
+            np.minimum(theta, upper, out=theta)
         ll_sum += ll
         weight_sum += w
         extra_sum += w * getattr(objective, "last_extra", 0.0)
@@ -122,9 +131,8 @@ def run_adam(design, family, params, *, max_iter, tol, gate_alpha, batch_size,
         objective = MixtureObjective(design, family, gate_alpha)
     like = params
     theta = objective.pack(params)
-    lower = objective.lower_bounds(like)
-    if lower is not None:
-        np.maximum(theta, lower, out=theta)
+    lower, upper = objective.bounds(like)
+    theta = np.clip(theta, lower, upper) if lower is not None or upper is not None else theta
     if state is None or state.m.shape != theta.shape:
         # fit: ramp over at most one epoch (small data sets take few steps
         # per epoch and would otherwise spend most epochs ramping up)
@@ -138,7 +146,7 @@ def run_adam(design, family, params, *, max_iter, tol, gate_alpha, batch_size,
     for epoch in range(int(max_iter)):
         ll_sum, w_sum, _ = adam_pass(
             objective, theta, like, state, design, batch_size=batch_size,
-            learning_rate=learning_rate, rng=rng, lower=lower,
+            learning_rate=learning_rate, rng=rng, lower=lower, upper=upper,
         )
         n_iter = epoch + 1
         ll = ll_sum / w_sum

@@ -40,11 +40,14 @@ def run_lbfgs(design, family, params, *, max_iter, tol, gate_alpha, verbose=0,
         return value, grad
 
     theta0 = objective.pack(params)
-    lower = objective.lower_bounds(like)
+    lower, upper = objective.bounds(like)
     bounds = None
-    if lower is not None:
-        theta0 = np.maximum(theta0, lower)
-        bounds = scipy.optimize.Bounds(lower, np.full_like(lower, np.inf))
+    if lower is not None or upper is not None:
+        n = theta0.shape[0]
+        lower = np.full(n, -np.inf) if lower is None else lower
+        upper = np.full(n, np.inf) if upper is None else upper
+        theta0 = np.clip(theta0, lower, upper)
+        bounds = scipy.optimize.Bounds(lower, upper)
     fun(theta0)
     ll0, obj0 = cache[theta0.tobytes()]
     curve, objective_curve = [ll0], [obj0]
