@@ -44,6 +44,7 @@ if BENCH_DIR not in sys.path:
     sys.path.insert(1, BENCH_DIR)
 
 import argparse  # noqa: E402
+import contextlib  # noqa: E402
 import json  # noqa: E402
 import time  # noqa: E402
 import warnings  # noqa: E402
@@ -62,6 +63,7 @@ from sklearn.preprocessing import StandardScaler  # noqa: E402
 from sklearn.tree import DecisionTreeRegressor  # noqa: E402
 
 import skmoe  # noqa: E402
+from skmoe._experts import _estimator  # noqa: E402
 from skmoe import MixtureOfExpertsRegressor  # noqa: E402
 from tests._data import hard_regimes  # noqa: E402
 
@@ -120,8 +122,8 @@ def run_single(est, X, y, Xt, yt):
     }
 
 
-def run_moe(expert, K, X, y, Xt, yt, oof_variance=True):
-    model = MixtureOfExpertsRegressor(n_experts=K, expert=expert, random_state=0)
+def run_moe(expert, K, X, y, Xt, yt, oof_variance=True, n_jobs=None):
+    model = MixtureOfExpertsRegressor(n_experts=K, expert=expert, random_state=0, n_jobs=n_jobs)
     if not oof_variance:
         model._oof_variance = False
     with warnings.catch_warnings(record=True) as caught:
@@ -210,6 +212,43 @@ def evaluate(rows, splits, label):
     return out
 
 
+def threads_table(split, repeats, K=4):
+    """Fit time of a mixture of K boosting experts: OpenMP per expert fit x n_jobs.
+
+    "1 thread" is skmoe's default (``_estimator.openmp_single_thread`` around
+    every expert fit); "unlimited" replaces it by a no-op for the run, so the
+    experts use scikit-learn's default OpenMP threads (all cores).
+    """
+    X, y, Xt, yt = split
+    est = HistGradientBoostingRegressor(max_depth=3)
+    default = _estimator.openmp_single_thread
+    rows = []
+    for limit in (True, False):
+        for n_jobs in (None, 2):
+            times = []
+            _estimator.openmp_single_thread = default if limit else contextlib.nullcontext
+            try:
+                for _ in range(repeats):
+                    res = run_moe(est, K, X, y, Xt, yt, n_jobs=n_jobs)
+                    times.append(res["fit_s"])
+            finally:
+                _estimator.openmp_single_thread = default
+            rows.append({"openmp": "1 thread" if limit else "unlimited", "n_jobs": n_jobs,
+                         "times": times, "n_iter": res["n_iter"], "r2": res["r2"],
+                         "load": _loadavg()})
+            print(f"  threads: openmp {rows[-1]['openmp']} n_jobs={n_jobs}: "
+                  f"{np.round(times, 2)} s ({_loadavg()})", file=sys.stderr, flush=True)
+    base = min(rows[0]["times"])
+    table = [[r["openmp"], str(r["n_jobs"]), f"{min(r['times']):.2f}",
+              f"{np.median(r['times']):.2f}", f"{min(r['times']) / base:.2f}", r["n_iter"],
+              f"{r['r2']:.3f}"] for r in rows]
+    print(f"\n## Threads (diabetes, first split: {len(X)} training rows; MoE of "
+          f"HGB(max_depth=3), K = {K}; best and median of {repeats})\n")
+    print(md_table(["OpenMP threads per expert fit", "n_jobs", "best fit s", "median fit s",
+                    "best / default", "EM iterations", "held-out R^2"], table))
+    return rows
+
+
 def main(argv=None):
     p = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -231,6 +270,9 @@ def main(argv=None):
     p.add_argument("--experts", type=int, nargs="*", default=None, help="K values (default 2 3 4)")
     p.add_argument("--skip-hgb", action="store_true", help="leave out HistGradientBoosting")
     p.add_argument("--skip-variance", action="store_true", help="leave out the second table")
+    p.add_argument("--skip-threads", action="store_true", help="leave out the third table")
+    p.add_argument("--thread-repeats", type=int, default=2,
+                   help="repeats per cell of the threads table (best is shown; default 2)")
     p.add_argument("--json", help="also write the results to this JSON file")
     args = p.parse_args(argv)
 
@@ -411,6 +453,11 @@ def main(argv=None):
         if any(name in reuse for name, _, _ in var_rows):
             print("The HGB out-of-fold row is the K = 4 fit of the first table.")
 
+    # -- table 3: threads ----------------------------------------------------------
+    thread_rows = []
+    if not (args.skip_threads or args.skip_hgb):
+        thread_rows = threads_table(diab_splits[0], args.thread_repeats)
+
     total = time.perf_counter() - t_all
     print(f"\nend: {_loadavg()}; total {total:.0f} s")
     print("\nThreads:")
@@ -425,6 +472,7 @@ def main(argv=None):
             "results": {k: {str(i): v for i, v in r.items()} for k, r in results.items()},
             "variance": [[n, o, r] for n, o, r in var_rows],
             "true_model": {"ll": true_ll, "r2": true_r2},
+            "threads": thread_rows,
         }
         with open(args.json, "w") as fh:
             json.dump(payload, fh, indent=2)
