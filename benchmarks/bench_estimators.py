@@ -63,8 +63,8 @@ from sklearn.preprocessing import StandardScaler  # noqa: E402
 from sklearn.tree import DecisionTreeRegressor  # noqa: E402
 
 import skmoe  # noqa: E402
-from skmoe._experts import _estimator  # noqa: E402
 from skmoe import MixtureOfExpertsRegressor  # noqa: E402
+from skmoe._experts import _estimator  # noqa: E402
 from tests._data import hard_regimes  # noqa: E402
 
 NOISE = 0.3  # hard_regimes' noise standard deviation: true variance 0.09
