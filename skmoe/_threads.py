@@ -102,10 +102,41 @@ def threaded(big):
 # -- BLAS ------------------------------------------------------------------------------
 
 
+_CONTROLLER = None
+
+
+def _controller():
+    """The process's ``ThreadpoolController``, built once on first use.
+
+    ``threadpool_limits`` inspects every loaded shared library on each call
+    (about 2.5 ms here, more than a small ``predict``); the controller is
+    built once, when NumPy's BLAS (and scikit-learn's OpenMP) are loaded.
+    """
+    global _CONTROLLER
+    if _CONTROLLER is None:
+        _CONTROLLER = ThreadpoolController()
+    return _CONTROLLER
+
+
+def openmp_single_thread():
+    """One OpenMP thread for parallel regions started by the calling thread.
+
+    Used around the fits of estimator experts (``expert=<estimator>``):
+    scikit-learn's OpenMP code (``HistGradientBoosting*``, ...) loads its
+    ``libgomp`` before skmoe can ask for passive waiting, so its threads
+    spin, and a mixture makes many small fits. On the shared 2-core machine
+    one thread per expert fit halved a 4-expert boosting mixture's fit time
+    (``benchmarks/README.md``); the experts themselves run in parallel with
+    ``n_jobs``. ``omp_set_num_threads`` acts on the calling thread only, so
+    this is safe in joblib's worker threads and is undone on exit.
+    """
+    return _controller().limit(limits=1, user_api="openmp")
+
+
 class _BlasState:
     """Process-wide BLAS limit shared by overlapping calls (under ``_BLAS_LOCK``)."""
 
-    controller = None  # ThreadpoolController of the BLAS libraries, built on first use
+    libraries = None  # (per_thread, shared) BLAS library controllers, found on first use
     depth = 0  # calls currently inside the limit, in all threads
     saved = []  # (setter, original thread count) of the process-wide pools
 
@@ -116,20 +147,19 @@ _LOCAL = threading.local()  # .depth: this thread's calls inside the limit
 
 
 def _blas_libraries():
-    """``(per_thread, libraries)`` of the loaded BLAS, split by how they keep limits.
-
-    The controller is built once (``threadpool_limits`` rescans every loaded
-    library on each call: about 2.5 ms here, more than a small ``predict``).
-    """
-    if _BLAS_STATE.controller is None:
-        _BLAS_STATE.controller = ThreadpoolController().select(user_api="blas")
+    """``(per_thread, shared)`` controllers of the loaded BLAS, by how they keep limits."""
+    if _BLAS_STATE.libraries is not None:
+        return _BLAS_STATE.libraries
     per_thread, shared = [], []
-    for lib in _BLAS_STATE.controller.lib_controllers:
+    for lib in _controller().lib_controllers:
+        if lib.user_api != "blas":
+            continue
         if lib.internal_api == "openblas" and getattr(lib, "threading_layer", "") == "openmp":
             per_thread.append(lib)
         else:
             shared.append(lib)
-    return per_thread, shared
+    _BLAS_STATE.libraries = (per_thread, shared)
+    return _BLAS_STATE.libraries
 
 
 def _process_wide_setter(lib):
