@@ -939,3 +939,43 @@ def test_forked_child_uses_serial_kernels_only_after_gnu_openmp():
     os.waitpid(pid, 0)
     assert answer == b"1"
     assert not _threads.forked_from_gnu_openmp()
+
+
+def test_overlapping_calls_share_one_blas_limit():
+    """The first call to start lowers BLAS to one thread, the last to finish restores it,
+    whichever threads they run in (here: started in thread A, finished in thread B)."""
+    import threading
+
+    from skmoe._threads import single_threaded_blas
+
+    _reset_blas()
+    before = _blas_threads()
+    if not before or max(before) < 2:
+        pytest.skip("BLAS runs on one thread here: nothing to restore")
+    a_in, b_in, a_out, b_go = (threading.Event() for _ in range(4))
+    seen = {}
+
+    def call_a():
+        with single_threaded_blas():
+            seen["a inside"] = _blas_threads()
+            a_in.set()
+            b_in.wait(10)
+        seen["a left, b inside"] = _blas_threads()
+        a_out.set()
+
+    def call_b():
+        a_in.wait(10)
+        with single_threaded_blas():
+            b_in.set()
+            b_go.wait(10)
+        seen["both left"] = _blas_threads()
+
+    threads = [threading.Thread(target=call_a), threading.Thread(target=call_b)]
+    for t in threads:
+        t.start()
+    a_out.wait(10)
+    b_go.set()
+    for t in threads:
+        t.join(10)
+    assert seen == {"a inside": [1] * len(before), "a left, b inside": [1] * len(before),
+                    "both left": before}
