@@ -442,13 +442,13 @@ class BaseMixtureOfExperts(BaseEstimator):
         if self._expert_kind() == "estimator":
             # start search with linear (logistic) experts; its responsibilities
             # give the estimators their first weighted fits
-            from ._solvers._em import MStepContext
+            from ._solvers._em import MStepContext, RowPasses
 
             proxy = self._make_family(proxy=True)
             start = self._search_start(*data, main, proxy, gate_main, small, seed)
             resp = np.empty((main.n_samples, K))
             estep_pass(main, proxy, start, resp, np.empty(main.n_samples))
-            context = MStepContext(main, resp, family, None, main)
+            context = MStepContext(RowPasses(main, K, resp), family, None, main)
             experts = family.mstep(None, None, np.zeros(K, dtype=bool), context)
             return {"gate": start["gate"], "experts": experts}
         if self._expert_kind() != "mlp":

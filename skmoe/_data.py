@@ -113,6 +113,12 @@ class Design:
         self.total_weight = float(weight.sum())
         self._gram = None
 
+    def passes(self, n_experts):
+        """The data passes of an EM run (``skmoe._solvers._em.RowPasses``)."""
+        from ._solvers._em import RowPasses
+
+        return RowPasses(self, n_experts)
+
     def chunks(self, width):
         return iter_chunks(self.n_samples, chunk_rows(self.n_samples, width))
 

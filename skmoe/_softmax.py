@@ -124,6 +124,15 @@ def softmax_objective(X, v, targets, candidates, alpha, need_grad=True):
     return q, grads
 
 
+def rows_objective(X, v, targets, alpha):
+    """``evaluate(candidates, need_grad)`` for :meth:`SoftmaxStep.step` on rows in memory."""
+
+    def evaluate(candidates, need_grad):
+        return softmax_objective(X, v, targets, candidates, alpha, need_grad)
+
+    return evaluate
+
+
 class SoftmaxStep:
     """Monotone steps for one weighted softmax regression (see module doc).
 
@@ -185,13 +194,17 @@ class SoftmaxStep:
         new = coef + delta.reshape(C, p)
         return new - new.mean(axis=0)
 
-    def step(self, X, v, targets, coef, grad, n_steps=1, q_current=None):
+    def step(self, evaluate, coef, grad, n_steps=1, q_current=None):
         """``n_steps`` monotone steps from ``coef`` whose data gradient is ``grad``.
 
-        With ``q_current`` (``Q(coef)``) known, only the Newton candidate is
-        evaluated: it is kept if it does not lower ``Q``, otherwise the
-        Böhning step is taken, which never does. Without it both candidates
-        are evaluated and the better kept. Either way ``Q`` never decreases.
+        ``evaluate(candidates, need_grad)`` returns ``Q`` and the data-term
+        gradients of each candidate on all rows, as :func:`softmax_objective`
+        (made by :func:`rows_objective` for rows in memory; the distributed
+        path sums it over chunks). With ``q_current`` (``Q(coef)``) known,
+        only the Newton candidate is evaluated: it is kept if it does not
+        lower ``Q``, otherwise the Böhning step is taken, which never does.
+        Without it both candidates are evaluated and the better kept. Either
+        way ``Q`` never decreases.
         """
         if coef.shape[0] == 1:
             return coef
@@ -204,14 +217,14 @@ class SoftmaxStep:
             elif q_current is None:
                 candidates = [bohning, newton]
             else:
-                q, grads = softmax_objective(X, v, targets, [newton], self.alpha, need_grad)
+                q, grads = evaluate([newton], need_grad)
                 if q[0] >= q_current:
                     coef, grad, q_current = newton, grads[0], q[0]
                     continue
                 candidates = [bohning]
             if len(candidates) == 1 and not need_grad:
                 return candidates[0]
-            q, grads = softmax_objective(X, v, targets, candidates, self.alpha, need_grad)
+            q, grads = evaluate(candidates, need_grad)
             best = int(np.argmax(q))
             coef, grad, q_current = candidates[best], grads[best], q[best]
         return coef
