@@ -11,7 +11,7 @@ from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from . import _validation
+from . import _dask, _validation
 from ._data import Design, Scaler, canonical_subsample, chunk_rows, design_matrix, iter_chunks
 from ._gate import GateMStep, gate_proba
 from ._init import initial_resp, params_from_resp
@@ -201,6 +201,8 @@ class BaseMixtureOfExperts(BaseEstimator):
         self : object
             The fitted estimator.
         """
+        if _dask.is_dask_input(X, y, sample_weight):
+            return _dask.fit(self, X, y, sample_weight)
         t_start = time.perf_counter()
         warm = self.warm_start and hasattr(self, "_params")
         previous_n_features = getattr(self, "n_features_in_", None)
@@ -226,13 +228,17 @@ class BaseMixtureOfExperts(BaseEstimator):
 
         with numba_threads(self.n_jobs):
             result, timings = self._fit_solver(X, T, w, warm)
+        self._store_fit(result, timings, float(w.sum()), t_start)
+        return self
+
+    def _store_fit(self, result, timings, total_weight, t_start):
+        """Keep the winning run: fitted attributes, timings, ``partial_fit`` state."""
         timings["total"] = time.perf_counter() - t_start
         self._timings_ = timings
         self._adam_state = getattr(result, "adam_state", None)
         self._partial_rng = None
-        self._seen_weight = float(w.sum())
+        self._seen_weight = total_weight
         self._finish_fit(result)
-        return self
 
     def _partial_fit_available(self):
         if not isinstance(self.expert, str):
@@ -345,7 +351,15 @@ class BaseMixtureOfExperts(BaseEstimator):
         gate_main = GateMStep(main, self.gate_alpha, self.n_experts, hessian_design)
         gate_steps = _GATE_STEPS_SUBSAMPLE if small else _GATE_STEPS_FULL
         timings["init"] += time.perf_counter() - t0
+        return self._restarts(rng, data, main, family, gate_main, small, gate_steps, warm, timings)
 
+    def _restarts(self, rng, data, main, family, gate_main, small, gate_steps, warm, timings):
+        """Run the solver from each restart's start; the best run and the timings.
+
+        ``data`` is the ``(X, T, w)`` the start search samples from (or a
+        ``skmoe._dask.DaskDesign`` and two Nones), ``main`` the design the
+        solver runs on (a ``Design`` or a ``skmoe._dask.DaskDesign``).
+        """
         seeds = rng.randint(np.iinfo(np.int32).max, size=1 if warm else self.n_init)
         best = None
         for seed in seeds:
@@ -525,6 +539,8 @@ class BaseMixtureOfExperts(BaseEstimator):
 
     def _canonical_design(self, X, T, w, max_rows, seed):
         """Design on a canonical (order-free, de-duplicated) subsample."""
+        if isinstance(X, _dask.DaskDesign):
+            return X.canonical_design(max_rows, seed, 2 * self.n_experts)
         n_features = X.shape[1]
         rows, rw = canonical_subsample([X, T], w, max_rows, seed, self._hash_view)
         if rows.shape[0] < 2 * self.n_experts:
@@ -676,6 +692,8 @@ class BaseMixtureOfExperts(BaseEstimator):
             ``top_k`` non-zeros per row: the softmax renormalised over the
             selected experts.
         """
+        if _dask.is_dask_collection(X):
+            return _dask.map_rows(self, "gate_proba", X)
         X = self._check_X(X)
         out = np.empty((X.shape[0], self.n_experts))
         with numba_threads(self.n_jobs):
@@ -699,6 +717,8 @@ class BaseMixtureOfExperts(BaseEstimator):
         -------
         log_likelihood : ndarray of shape (n_samples,)
         """
+        if _dask.is_dask_input(X, y):
+            return _dask.map_rows(self, "log_likelihood", X, y)
         check_is_fitted(self)
         X, y = validate_data(self, X, y, reset=False, dtype=np.float64, **self._validate_y_kwargs)
         T = self._encode_target(y, reset=False)

@@ -60,6 +60,20 @@ class Scaler:
         for sl in iter_chunks(X.shape[0], rows):
             diff = (X[sl] - mean) / big
             var += w[sl] @ (diff * diff)
+        self._finish(mean, var, big)
+
+    @classmethod
+    def from_moments(cls, mean, var, big):
+        """The scaler from ``mean``, ``var`` (of ``X / big``) and ``big`` (``max |X|``, 0 -> 1).
+
+        For statistics summed elsewhere (per chunk of a Dask array) with the
+        same formulas as ``__init__``.
+        """
+        scaler = cls.__new__(cls)
+        scaler._finish(np.asarray(mean, dtype=float), np.asarray(var, dtype=float), big)
+        return scaler
+
+    def _finish(self, mean, var, big):
         scale = np.sqrt(var) * big
         # round-off in the mean of a constant column leaves a scale of order
         # eps * |mean|; treat such columns as constant
