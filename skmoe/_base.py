@@ -231,14 +231,17 @@ class BaseMixtureOfExperts(BaseEstimator):
         self._store_fit(result, timings, float(w.sum()), t_start)
         return self
 
-    def _store_fit(self, result, timings, total_weight, t_start):
-        """Keep the winning run: fitted attributes, timings, ``partial_fit`` state."""
+    def _store_fit(self, result, timings, total_weight, t_start, stacklevel=5):
+        """Keep the winning run: fitted attributes, timings, ``partial_fit`` state.
+
+        ``stacklevel`` of the fit warnings: the user's call of ``fit``.
+        """
         timings["total"] = time.perf_counter() - t_start
         self._timings_ = timings
         self._adam_state = getattr(result, "adam_state", None)
         self._partial_rng = None
         self._seen_weight = total_weight
-        self._finish_fit(result)
+        self._finish_fit(result, stacklevel)
 
     def _partial_fit_available(self):
         if not isinstance(self.expert, str):
@@ -622,7 +625,7 @@ class BaseMixtureOfExperts(BaseEstimator):
             )
         return best.params
 
-    def _finish_fit(self, result):
+    def _finish_fit(self, result, stacklevel=4):
         params = result.params
         arrays = [params["gate"], params.get("noise", params["gate"]),
                   *params["experts"].values()]
@@ -650,7 +653,7 @@ class BaseMixtureOfExperts(BaseEstimator):
                 f"(last change of the mean log-likelihood above tol={self.tol}). "
                 "Increase max_iter or tol.",
                 ConvergenceWarning,
-                stacklevel=4,
+                stacklevel=stacklevel,
             )
         if result.collapsed.any():
             which = np.flatnonzero(result.collapsed).tolist()
@@ -659,7 +662,7 @@ class BaseMixtureOfExperts(BaseEstimator):
                 "with negligible gate probability and their parameters were frozen. "
                 "Consider fewer n_experts.",
                 UserWarning,
-                stacklevel=4,
+                stacklevel=stacklevel,
             )
 
     def _log_likelihood_shift(self):

@@ -223,7 +223,9 @@ def _validated_block(estimator, Xb, yb, wb):
     yb = _check_y(yb, estimator=estimator, **estimator._validate_y_kwargs)
     if wb is None or np.ndim(wb) == 0:
         wb = np.full(n, 1.0 if wb is None else float(wb))
-    wb = _check_sample_weight(wb, Xb, dtype=np.float64, ensure_non_negative=True)
+    wb = _check_sample_weight(
+        wb, Xb, dtype=np.float64, ensure_non_negative=True, allow_all_zero_weights=True
+    )
     if not np.all(np.isfinite(wb)):
         raise ValueError("Input sample_weight contains NaN or infinity.")
     keep = wb > 0
@@ -244,7 +246,7 @@ def _block_summary(estimator, raw, classifier):
         if n:
             check_classification_targets(y)
         return n, float(w.sum()), big, np.unique(y)
-    T = np.asarray(y, dtype=np.float64).reshape(n, -1)
+    T = np.asarray(y, dtype=np.float64).reshape(n, estimator._n_outputs)
     big_t = np.max(np.abs(T), axis=0) if n else np.zeros(T.shape[1])
     return n, float(w.sum()), np.concatenate([big, big_t]), None
 
@@ -422,7 +424,7 @@ class DaskDesign:
         n_rows = [summaries[i][0] for i in keep]
         total = float(sum(s[1] for s in summaries))
         if not n_rows:
-            raise ValueError("sample_weight must have at least one positive entry; all are zero.")
+            raise ValueError("Sample weights must contain at least one non-zero number.")
         if not np.isfinite(total) or total < _validation.MIN_TOTAL_WEIGHT:
             raise ValueError(
                 f"sample_weight sums to {total!r}, outside the range skmoe can fit "
@@ -600,7 +602,7 @@ def fit(estimator, X, y, sample_weight):
             rng, (design, None, None), design, family, gate, False, _GATE_STEPS_FULL, warm,
             timings,
         )
-    estimator._store_fit(result, timings, design.total_weight, t_start)
+    estimator._store_fit(result, timings, design.total_weight, t_start, stacklevel=6)
     return estimator
 
 
