@@ -532,6 +532,7 @@ class DaskPasses:
         """E-step over all blocks; adds into ``stats``; ``(grad, gate_q, sum w log p)``."""
         dask = self.design.dask
         delayed = dask.delayed
+        self._states = None  # release the last iteration's responsibilities first
         states = [delayed(_estep_block)(b, family, params) for b in self.design.blocks]
         total = _tree_sum(dask, [s[1] for s in states])
         *states, total = dask.persist(*states, total)
