@@ -189,7 +189,10 @@ class BaseMixtureOfExperts(BaseEstimator):
         Parameters
         ----------
         X : array-like of shape (n_samples, n_features)
-            Training data.
+            Training data. A Dask array (or DataFrame) chunked by rows runs
+            the exact distributed EM on the blocks, where they are (the
+            optional extra ``skmoe[dask]``; see "Distributed fitting with
+            Dask" in the documentation).
         y : array-like of shape (n_samples,) or (n_samples, n_outputs)
             Targets.
         sample_weight : array-like of shape (n_samples,), default=None

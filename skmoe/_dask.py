@@ -567,7 +567,46 @@ class DaskPasses:
 
 
 def fit(estimator, X, y, sample_weight):
-    """``estimator.fit`` on Dask collections: exact distributed EM (see module doc)."""
+    """``estimator.fit`` on Dask collections: exact distributed EM (see module doc).
+
+    Parameters
+    ----------
+    estimator : MixtureOfExpertsRegressor or MixtureOfExpertsClassifier
+    X : dask array or DataFrame of shape (n_samples, n_features)
+        Chunked by rows (column chunks are merged).
+    y : dask array of shape (n_samples,) or (n_samples, n_outputs)
+        Or a NumPy array; re-chunked to the row blocks of ``X``.
+    sample_weight : dask array of shape (n_samples,), NumPy array, float or None
+
+    Returns
+    -------
+    estimator
+        Fitted, with the same (NumPy) attributes as after an in-memory fit.
+
+    Examples
+    --------
+    Any Dask scheduler works; here the synchronous one (under a
+    ``distributed.Client`` the blocks are processed on its workers).
+
+    >>> import dask
+    >>> import dask.array as da
+    >>> import numpy as np
+    >>> from skmoe import MixtureOfExpertsRegressor
+    >>> rng = np.random.RandomState(0)
+    >>> X = rng.uniform(-3, 3, size=(30_000, 1))
+    >>> y = np.where(X[:, 0] < 0, -2 * X[:, 0], 3 * X[:, 0]) + rng.normal(0, 0.1, 30_000)
+    >>> dX, dy = da.from_array(X, chunks=(10_000, 1)), da.from_array(y, chunks=10_000)
+    >>> with dask.config.set(scheduler="sync"):
+    ...     moe = MixtureOfExpertsRegressor(n_experts=2, random_state=0).fit(dX, dy)
+    ...     mean = moe.predict(dX)
+    ...     first = mean[:3].compute()
+    >>> np.round(np.sort(moe.expert_coef_.ravel()), 1)
+    array([-2.,  3.])
+    >>> type(mean).__name__, mean.shape, mean.chunks
+    ('Array', (30000,), ((10000, 10000, 10000),))
+    >>> bool(np.allclose(first, moe.predict(X[:3])))
+    True
+    """
     from ._base import _GATE_STEPS_FULL, _SUBSAMPLE_ROWS
     from ._gate import GateMStep
 

@@ -327,3 +327,12 @@ def test_grid_search_under_joblib_dask_backend(client):
     assert on_dask.best_params_ == local.best_params_ and on_dask.best_params_["n_experts"] == 2
     np.testing.assert_allclose(on_dask.cv_results_["mean_test_score"],
                                local.cv_results_["mean_test_score"], rtol=1e-12)
+
+
+def test_docstring_examples():
+    import doctest
+
+    import skmoe._dask
+
+    result = doctest.testmod(skmoe._dask, optionflags=doctest.NORMALIZE_WHITESPACE)
+    assert result.attempted >= 8 and result.failed == 0
