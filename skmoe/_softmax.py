@@ -28,7 +28,7 @@ import numpy as np
 import scipy.linalg
 
 from . import _kernels
-from ._data import PARALLEL_MIN_CELLS, chunk_rows, iter_chunks
+from ._data import _CHUNK_VALUES, PARALLEL_MIN_CELLS, chunk_rows, iter_chunks
 
 #: The Newton candidate is used while the Hessian, of size (C p) x (C p), is
 #: small enough to form and factorise cheaply.
@@ -84,7 +84,8 @@ def softmax_hessian(X, v, coef, alpha, scale=1.0):
     return 0.5 * (H + H.T)
 
 
-def softmax_objective(X, v, targets, candidates, alpha, need_grad=True):
+def softmax_objective(X, v, targets, candidates, alpha, need_grad=True,
+                      chunk_values=_CHUNK_VALUES):
     """``Q`` and the gradient of its data term for each candidate, one pass.
 
     Parameters
@@ -95,6 +96,8 @@ def softmax_objective(X, v, targets, candidates, alpha, need_grad=True):
     candidates : list of ndarray of shape (n_classes, p)
     alpha : float
     need_grad : bool
+    chunk_values : int
+        Size of the chunk temporaries, in float64 values.
 
     Returns
     -------
@@ -107,7 +110,7 @@ def softmax_objective(X, v, targets, candidates, alpha, need_grad=True):
     kernel = _kernels.gate_objective_rows_parallel if parallel else _kernels.gate_objective_rows
     q = np.zeros(len(candidates))
     grads = [np.zeros_like(c) for c in candidates]
-    rows = chunk_rows(X.shape[0], n_classes * len(candidates) + X.shape[1])
+    rows = chunk_rows(X.shape[0], n_classes * len(candidates) + X.shape[1], chunk_values)
     for sl in iter_chunks(X.shape[0], rows):
         Xc = X[sl]
         t = targets[sl]

@@ -336,3 +336,22 @@ def test_docstring_examples():
 
     result = doctest.testmod(skmoe._dask, optionflags=doctest.NORMALIZE_WHITESPACE)
     assert result.attempted >= 8 and result.failed == 0
+
+
+def test_dask_dataframe_input_keeps_feature_names():
+    dd = pytest.importorskip("dask.dataframe", reason='pip install "skmoe[dask]"')
+    pd = pytest.importorskip("pandas")
+    X, y, _, _ = _data(seed=2)
+    X, y = X[:21_000], y[:21_000]
+    frame = pd.DataFrame(X, columns=["a", "b", "c"])
+    params = dict(n_experts=2, random_state=0, max_iter=3)
+    with warnings.catch_warnings(), dask.config.set(scheduler="sync"):
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        mem = MixtureOfExpertsRegressor(**params).fit(frame, y)
+        dist = MixtureOfExpertsRegressor(**params).fit(
+            dd.from_pandas(frame, npartitions=3), dd.from_pandas(pd.Series(y), npartitions=3)
+        )
+        pred = dist.predict(dd.from_pandas(frame.iloc[:500], npartitions=2)).compute()
+    np.testing.assert_array_equal(dist.feature_names_in_, ["a", "b", "c"])
+    _assert_same_fit(dist, mem)
+    np.testing.assert_allclose(pred, dist.predict(frame.iloc[:500]), rtol=1e-12)
