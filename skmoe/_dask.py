@@ -153,6 +153,17 @@ def _as_array(da, obj, name):
     return np.asarray(obj)
 
 
+def _feature_names(X):
+    """String column names of a (Dask or pandas) DataFrame, else None (as scikit-learn)."""
+    columns = getattr(X, "columns", None)
+    if columns is None:
+        return None
+    names = np.asarray(list(columns), dtype=object)
+    if names.size and all(isinstance(name, str) for name in names):
+        return names
+    return None
+
+
 def _known_rows(arr):
     if isinstance(arr, np.ndarray) or not np.any(np.isnan(arr.shape[0])):
         return arr
@@ -165,9 +176,11 @@ def prepare_inputs(da, estimator, X, y, sample_weight):
     Shape and dtype problems raise here, with scikit-learn's wording; values
     (NaN, infinity, negative weights, labels) are checked by the block tasks.
     """
-    from sklearn.utils.validation import _check_feature_names
-
-    _check_feature_names(estimator, X, reset=True)
+    names = _feature_names(X)
+    if names is not None:
+        estimator.feature_names_in_ = names
+    elif hasattr(estimator, "feature_names_in_"):
+        del estimator.feature_names_in_
     X = _known_rows(_as_array(da, X, "X"))
     y = _known_rows(_as_array(da, y, "y"))
     w = _as_array(da, sample_weight, "sample_weight")
@@ -676,11 +689,16 @@ def map_rows(estimator, method, X, y=None, **kwargs):
     """
     import copy
 
-    from sklearn.utils.validation import _check_feature_names, check_is_fitted
+    from sklearn.utils.validation import check_is_fitted
 
     _, da = import_dask()
     check_is_fitted(estimator)
-    _check_feature_names(estimator, X, reset=False)
+    names, fitted = _feature_names(X), getattr(estimator, "feature_names_in_", None)
+    if names is not None and fitted is not None and list(names) != list(fitted):
+        raise ValueError(
+            "The feature names should match those that were passed during fit: "
+            f"got {list(names)}, expected {list(fitted)}."
+        )
     X = _known_rows(_as_array(da, X, "X"))
     if X.ndim != 2:
         raise ValueError(f"Expected 2D array, got {X.ndim}D array instead.")
