@@ -181,6 +181,10 @@ def prepare_inputs(da, estimator, X, y, sample_weight):
         estimator.feature_names_in_ = names
     elif hasattr(estimator, "feature_names_in_"):
         del estimator.feature_names_in_
+    if y is None:
+        raise ValueError(
+            f"{type(estimator).__name__} requires y to be passed, but the target y is None."
+        )
     X = _known_rows(_as_array(da, X, "X"))
     y = _known_rows(_as_array(da, y, "y"))
     w = _as_array(da, sample_weight, "sample_weight")

@@ -225,6 +225,8 @@ def test_invalid_values_raise_the_in_memory_errors():
             est.fit(*_blocks(X, y, neg))
         with pytest.raises(ValueError, match="at least one non-zero"):
             est.fit(*_blocks(X, y, np.zeros(2000)))
+        with pytest.raises(ValueError, match="requires y to be passed"):
+            est.fit(_blocks(X)[0], None)
         with pytest.raises(ValueError, match="inconsistent numbers of samples"):
             est.fit(*_blocks(X, y[:1500]))
         with pytest.raises(ValueError, match="only one class"):
