@@ -449,43 +449,47 @@ class BaseMixtureOfExperts(BaseEstimator):
         """
         rng = np.random.RandomState(seed)
         K = self.n_experts
+        kind = self._expert_kind()
         if self._sparse and self.init == "random":
             # the deep-learning start: one M-step on random responsibilities,
             # near-identical experts and a nearly flat gate (no EM)
             resp = initial_resp(main, None, K, "random", rng)
-            if self._expert_kind() == "mlp":
-                family.init_ridge = _MLP_ADAM_INIT_RIDGE
-                experts = family.init_params(main, resp, rng)
-                gate = rng.normal(scale=0.01, size=(K, main.n_columns))
-                return {"gate": gate - gate.mean(axis=0), "experts": experts}
-            return params_from_resp(main, family, gate_main, resp)
-        if self._expert_kind() == "estimator":
-            # start search with linear (logistic) experts; its responsibilities
-            # give the estimators their first weighted fits
-            from ._solvers._em import MStepContext, RowPasses
-
-            proxy = self._make_family(proxy=True)
-            start = self._search_start(*data, main, proxy, gate_main, small, seed)
-            resp = np.empty((main.n_samples, K))
-            estep_pass(main, proxy, start, resp, np.empty(main.n_samples))
-            context = MStepContext(RowPasses(main, K, resp), family, None, main)
-            experts = family.mstep(None, None, np.zeros(K, dtype=bool), context)
-            return {"gate": start["gate"], "experts": experts}
-        if self._expert_kind() != "mlp":
-            return self._search_start(*data, main, family, gate_main, small, seed)
-        if self._solver == "adam":
-            family.init_ridge = _MLP_ADAM_INIT_RIDGE
+            return self._flat_start(main, family, gate_main, resp, rng)
+        if kind == "mlp" and self._solver == "adam":
             resp = np.full((main.n_samples, K), 1.0 / K)
-            experts = family.init_params(main, resp, rng)
-            gate = rng.normal(scale=0.01, size=(K, main.n_columns))
-            return {"gate": gate - gate.mean(axis=0), "experts": experts}
+            return self._flat_start(main, family, gate_main, resp, rng)
+        if kind not in ("mlp", "estimator"):
+            return self._search_start(*data, main, family, gate_main, small, seed)
+        # experts that do not run the start search themselves: search with
+        # linear (logistic) experts, keep its gate, and seed the experts from
+        # its responsibilities on the data
         proxy = self._make_family(proxy=True)
         start = self._search_start(*data, main, proxy, gate_main, small, seed)
         resp = np.empty((main.n_samples, K))
         estep_pass(main, proxy, start, resp, np.empty(main.n_samples))
-        family.init_ridge = 1e-6
-        experts = family.init_params(main, resp, rng)
+        if kind == "estimator":
+            from ._solvers._em import MStepContext, RowPasses
+
+            context = MStepContext(RowPasses(main, K, resp), family, None, main)
+            experts = family.mstep(None, None, np.zeros(K, dtype=bool), context)
+        else:
+            family.init_ridge = 1e-6
+            experts = family.init_params(main, resp, rng)
         return {"gate": start["gate"], "experts": experts}
+
+    def _flat_start(self, main, family, gate_main, resp, rng):
+        """Experts from the responsibilities ``resp``, the gate (nearly) flat.
+
+        mlp experts: each fitted to its weighted rows on its own random
+        hidden features, gate weights ``N(0, 0.01^2)``; other experts: one
+        M-step (``params_from_resp``).
+        """
+        if self._expert_kind() != "mlp":
+            return params_from_resp(main, family, gate_main, resp)
+        family.init_ridge = _MLP_ADAM_INIT_RIDGE
+        experts = family.init_params(main, resp, rng)
+        gate = rng.normal(scale=0.01, size=(self.n_experts, main.n_columns))
+        return {"gate": gate - gate.mean(axis=0), "experts": experts}
 
     def _with_noise(self, params):
         """Parameters with the noise weights of noisy gating (zeros when new)."""

@@ -28,7 +28,88 @@ import numpy as np
 from ._gate import gate_penalty
 
 
-class MixtureObjective:
+class PackedParameters:
+    """Packing of ``{"gate", <gate-like blocks>, "experts"}`` into one vector.
+
+    Shared by the dense objective (:class:`MixtureObjective`, gate blocks
+    ``("gate",)``) and the sparse one (``skmoe._sparse.SparseObjective``,
+    which adds the noise weights ``"noise"`` when trained with noise).
+    Subclasses set ``family`` and ``gate_alpha`` and may override
+    :meth:`gate_keys`; every gate-like block is an ``(n_experts, p)``
+    matrix penalised like the gate.
+    """
+
+    _layout = None
+
+    def gate_keys(self):
+        """Keys of the gate-like blocks, packed first, in this order."""
+        return ("gate",)
+
+    def layout(self, like):
+        """``[(key, shape, slice)]`` of the packed blocks for parameters like ``like``."""
+        if self._layout is None:
+            blocks = [(key, like[key].shape) for key in self.gate_keys()]
+            free = self.family.to_free(like["experts"])
+            blocks += [(key, free[key].shape) for key in self.family.grad_keys]
+            layout, pos = [], 0
+            for key, shape in blocks:
+                size = int(np.prod(shape))
+                layout.append((key, shape, slice(pos, pos + size)))
+                pos += size
+            self._layout = layout
+            self.size = pos
+        return self._layout
+
+    def pack(self, params):
+        """Parameter dict (EM layout) -> vector."""
+        free = self.family.to_free(params["experts"])
+        parts = [params[key].ravel() for key in self.gate_keys()]
+        parts += [free[key].ravel() for key in self.family.grad_keys]
+        return np.concatenate(parts)
+
+    def unpack(self, theta, like, copy=True):
+        """Vector -> parameter dict with the shapes of ``like``.
+
+        With ``copy=False`` the blocks are views into ``theta`` (the caller
+        must not modify ``theta`` while using them). Entries of ``like`` that
+        are not packed (e.g. fixed noise weights) are passed through.
+        """
+        blocks = {key: theta[sl].reshape(shape) for key, shape, sl in self.layout(like)}
+        if copy:
+            blocks = {key: value.copy() for key, value in blocks.items()}
+        params = {key: blocks.pop(key) for key in self.gate_keys()}
+        for key, value in like.items():
+            if key not in params and key != "experts":
+                params[key] = value
+        params["experts"] = self.family.from_free(blocks)
+        return params
+
+    def lower_bounds(self, like):
+        """Packed lower bounds (``-inf`` where unbounded), or None if none."""
+        return self.bounds(like)[0]
+
+    def bounds(self, like):
+        """Packed ``(lower, upper)`` bounds; each None when there are none."""
+        out = []
+        for bounds, fill in [(self.family.free_lower_bounds(), -np.inf),
+                             (self.family.free_upper_bounds(), np.inf)]:
+            if not bounds:
+                out.append(None)
+                continue
+            arr = np.full(self.pack(like).shape[0], fill)
+            for key, shape, sl in self.layout(like):
+                if key in bounds:
+                    arr[sl] = np.broadcast_to(bounds[key], shape).ravel()
+            out.append(arr)
+        return tuple(out)
+
+    def penalty(self, params):
+        """The penalty of ``params`` (gate-like blocks and experts)."""
+        pen = sum(gate_penalty(params[key], self.gate_alpha) for key in self.gate_keys())
+        return pen + self.family.penalty(params["experts"])
+
+
+class MixtureObjective(PackedParameters):
     """Value and exact gradient of the penalised mean negative log-likelihood.
 
     Parameters
@@ -54,62 +135,6 @@ class MixtureObjective:
         if total_weight is None:
             total_weight = design.total_weight
         self.total_weight = float(total_weight)
-        self._layout = None
-
-    # -- packing ------------------------------------------------------------
-
-    def layout(self, like):
-        """``[(key, shape, slice)]`` of the packed blocks for parameters like ``like``."""
-        if self._layout is None:
-            blocks = [("gate", like["gate"].shape)]
-            free = self.family.to_free(like["experts"])
-            blocks += [(key, free[key].shape) for key in self.family.grad_keys]
-            layout, pos = [], 0
-            for key, shape in blocks:
-                size = int(np.prod(shape))
-                layout.append((key, shape, slice(pos, pos + size)))
-                pos += size
-            self._layout = layout
-            self.size = pos
-        return self._layout
-
-    def pack(self, params):
-        """Parameter dict (EM layout) -> vector."""
-        free = self.family.to_free(params["experts"])
-        parts = [params["gate"].ravel()] + [free[k].ravel() for k in self.family.grad_keys]
-        return np.concatenate(parts)
-
-    def unpack(self, theta, like, copy=True):
-        """Vector -> parameter dict with the shapes of ``like``.
-
-        With ``copy=False`` the blocks are views into ``theta`` (the caller
-        must not modify ``theta`` while using them).
-        """
-        blocks = {key: theta[sl].reshape(shape) for key, shape, sl in self.layout(like)}
-        gate = blocks.pop("gate")
-        if copy:
-            gate = gate.copy()
-            blocks = {key: value.copy() for key, value in blocks.items()}
-        return {"gate": gate, "experts": self.family.from_free(blocks)}
-
-    def lower_bounds(self, like):
-        """Packed lower bounds (``-inf`` where unbounded), or None if none."""
-        return self.bounds(like)[0]
-
-    def bounds(self, like):
-        """Packed ``(lower, upper)`` bounds; each None when there are none."""
-        out = []
-        for bounds, fill in [(self.family.free_lower_bounds(), -np.inf),
-                             (self.family.free_upper_bounds(), np.inf)]:
-            if not bounds:
-                out.append(None)
-                continue
-            arr = np.full(self.pack(like).shape[0], fill)
-            for key, shape, sl in self.layout(like):
-                if key in bounds:
-                    arr[sl] = np.broadcast_to(bounds[key], shape).ravel()
-            out.append(arr)
-        return tuple(out)
 
     # -- value and gradient ------------------------------------------------
 
@@ -199,9 +224,3 @@ class MixtureObjective:
         from ._solvers._em import evaluate
 
         return evaluate(design, self.family, params, self.gate_alpha)
-
-    def penalty(self, params):
-        """The penalty of ``params`` (gate and experts)."""
-        return gate_penalty(params["gate"], self.gate_alpha) + self.family.penalty(
-            params["experts"]
-        )

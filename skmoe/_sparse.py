@@ -57,7 +57,7 @@ import numpy as np
 from scipy.special import expit, ndtr
 
 from . import _kernels
-from ._gate import gate_penalty
+from ._objective import PackedParameters
 from ._solvers._em import EMResult
 
 _INV_SQRT_2PI = 1.0 / np.sqrt(2.0 * np.pi)
@@ -104,7 +104,7 @@ def dense_gate(sel, g, n_experts):
     return out
 
 
-class SparseObjective:
+class SparseObjective(PackedParameters):
     """Mini-batch training objective of the sparse model (see the module docstring).
 
     Parameters
@@ -131,73 +131,11 @@ class SparseObjective:
         self.total_weight = float(total_weight)
         self.rng = rng
         self.two_terms = True
-        self._layout = None
 
-    # -- packing (gate, noise, experts) ------------------------------------
+    # -- packing (gate, noise, experts): PackedParameters -------------------
 
-    def _blocks(self, like):
-        blocks = [("gate", like["gate"].shape)]
-        if self.noisy:
-            blocks.append(("noise", like["noise"].shape))
-        free = self.family.to_free(like["experts"])
-        blocks += [(key, free[key].shape) for key in self.family.grad_keys]
-        return blocks
-
-    def layout(self, like):
-        if self._layout is None:
-            layout, pos = [], 0
-            for key, shape in self._blocks(like):
-                size = int(np.prod(shape))
-                layout.append((key, shape, slice(pos, pos + size)))
-                pos += size
-            self._layout = layout
-            self.size = pos
-        return self._layout
-
-    def pack(self, params):
-        free = self.family.to_free(params["experts"])
-        parts = [params["gate"].ravel()]
-        if self.noisy:
-            parts.append(params["noise"].ravel())
-        parts += [free[k].ravel() for k in self.family.grad_keys]
-        return np.concatenate(parts)
-
-    def unpack(self, theta, like, copy=True):
-        blocks = {key: theta[sl].reshape(shape) for key, shape, sl in self.layout(like)}
-        if copy:
-            blocks = {key: value.copy() for key, value in blocks.items()}
-        params = {"gate": blocks.pop("gate")}
-        if self.noisy:
-            params["noise"] = blocks.pop("noise")
-        elif "noise" in like:
-            params["noise"] = like["noise"]
-        params["experts"] = self.family.from_free(blocks)
-        return params
-
-    def lower_bounds(self, like):
-        """Packed lower bounds (``-inf`` where unbounded), or None if none."""
-        return self.bounds(like)[0]
-
-    def bounds(self, like):
-        """Packed ``(lower, upper)`` bounds; each None when there are none."""
-        out = []
-        for bounds, fill in [(self.family.free_lower_bounds(), -np.inf),
-                             (self.family.free_upper_bounds(), np.inf)]:
-            if not bounds:
-                out.append(None)
-                continue
-            arr = np.full(self.pack(like).shape[0], fill)
-            for key, shape, sl in self.layout(like):
-                if key in bounds:
-                    arr[sl] = np.broadcast_to(bounds[key], shape).ravel()
-            out.append(arr)
-        return tuple(out)
-
-    def penalty(self, params):
-        pen = gate_penalty(params["gate"], self.gate_alpha)
-        if self.noisy:
-            pen += gate_penalty(params["noise"], self.gate_alpha)
-        return pen + self.family.penalty(params["experts"])
+    def gate_keys(self):
+        return ("gate", "noise") if self.noisy else ("gate",)
 
     # -- one mini-batch ------------------------------------------------------
 

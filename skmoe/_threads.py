@@ -9,17 +9,37 @@ from threadpoolctl import ThreadpoolController
 _CONTROLLER = None
 
 
-def _blas_single_thread():
-    """``threadpool_limits(1, "blas")`` without rescanning the loaded libraries.
+def _controller():
+    """The process's ``ThreadpoolController``, built once on first use.
 
     ``threadpool_limits`` inspects every loaded shared library on each call
     (about 2.5 ms here, more than a small ``predict``); the controller is
-    built once, on first use, when NumPy's BLAS is loaded.
+    built once, when NumPy's BLAS (and scikit-learn's OpenMP) are loaded.
     """
     global _CONTROLLER
     if _CONTROLLER is None:
         _CONTROLLER = ThreadpoolController()
-    return _CONTROLLER.limit(limits=1, user_api="blas")
+    return _CONTROLLER
+
+
+def _blas_single_thread():
+    """``threadpool_limits(1, "blas")`` without rescanning the loaded libraries."""
+    return _controller().limit(limits=1, user_api="blas")
+
+
+def openmp_single_thread():
+    """One OpenMP thread for parallel regions started by the calling thread.
+
+    Used around the fits of estimator experts (``expert=<estimator>``):
+    scikit-learn's OpenMP code (``HistGradientBoosting*``, ...) loads its
+    ``libgomp`` before skmoe can ask for passive waiting, so its threads
+    spin, and a mixture makes many small fits. On the shared 2-core machine
+    one thread per expert fit halved a 4-expert boosting mixture's fit time
+    (``benchmarks/README.md``); the experts themselves run in parallel with
+    ``n_jobs``. ``omp_set_num_threads`` acts on the calling thread only, so
+    this is safe in joblib's worker threads and is undone on exit.
+    """
+    return _controller().limit(limits=1, user_api="openmp")
 
 
 def _in_dask_task():

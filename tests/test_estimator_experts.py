@@ -165,3 +165,88 @@ def test_estimator_expert_errors(estimator_class, expert, params, match):
     y = (y > 0).astype(int) if estimator_class is MixtureOfExpertsClassifier else y
     with pytest.raises(ValueError, match=match):
         estimator_class(n_experts=3, expert=expert, **params).fit(X, y)
+
+
+def test_multi_output_estimator_experts():
+    rng = np.random.RandomState(0)
+    X = rng.normal(size=(1500, 2))
+    regime = (X[:, 0] > 0).astype(int)
+    slopes = np.array([[2.0, -1.0], [-2.0, 3.0]])
+    y = X[:, 1:2] * slopes[regime] + 3.0 * regime[:, None] + rng.normal(0, 0.1, (1500, 2))
+    model = _fit(MixtureOfExpertsRegressor(n_experts=2, expert=Ridge(alpha=1e-3),
+                                           random_state=0), X, y)
+    assert model.predict(X).shape == (1500, 2)
+    assert model.expert_var_.shape == (2, 2)
+    assert model.score(X, y) > 0.95
+    # each expert found one regime: its variances are near the noise variance 0.01
+    assert np.all(model.expert_var_ < 0.05)
+    mean, std = model.predict(X[:5], return_std=True)
+    assert mean.shape == std.shape == (5, 2)
+
+
+class _RecordsOpenMP(RegressorMixin, BaseEstimator):
+    """A regressor that records the OpenMP thread limit its fit sees."""
+
+    seen = []
+
+    def fit(self, X, y, sample_weight=None):
+        from threadpoolctl import threadpool_info
+
+        limits = [lib["num_threads"] for lib in threadpool_info()
+                  if lib["user_api"] == "openmp"]
+        type(self).seen.append(limits)
+        self.model_ = LinearRegression().fit(X, y, sample_weight=sample_weight)
+        return self
+
+    def predict(self, X):
+        return self.model_.predict(X)
+
+
+@pytest.mark.parametrize("n_jobs", [None, 2])
+def test_expert_fits_run_with_one_openmp_thread(regimes, n_jobs):
+    from threadpoolctl import threadpool_info
+
+    before = [lib["num_threads"] for lib in threadpool_info() if lib["user_api"] == "openmp"]
+    if not before:
+        pytest.skip("no OpenMP runtime loaded in this process")
+    _RecordsOpenMP.seen = []
+    X, y, *_ = regimes
+    _fit(MixtureOfExpertsRegressor(n_experts=2, expert=_RecordsOpenMP(), max_iter=3,
+                                   random_state=0, n_jobs=n_jobs), X, y)
+    assert _RecordsOpenMP.seen and all(limits == [1] * len(before)
+                                       for limits in _RecordsOpenMP.seen)
+    after = [lib["num_threads"] for lib in threadpool_info() if lib["user_api"] == "openmp"]
+    assert after == before  # restored
+
+
+class _Jitters(RegressorMixin, BaseEstimator):
+    """Least squares whose intercept is pushed off by a random amount at every fit:
+    an M-step that makes EM's objective jitter instead of increase."""
+
+    def __init__(self, random_state=None):
+        self.random_state = random_state
+
+    def fit(self, X, y, sample_weight=None):
+        self.model_ = LinearRegression().fit(X, y, sample_weight=sample_weight)
+        rng = np.random.RandomState(self.random_state)
+        self.shift_ = rng.normal(0, 0.3) + np.random.normal(0, 0.3)
+        return self
+
+    def predict(self, X):
+        return self.model_.predict(X) + self.shift_
+
+
+def test_stalled_best_objective_stops_the_run(regimes):
+    from skmoe._solvers._em import BEST_PATIENCE
+
+    X, y, *_ = regimes
+    np.random.seed(0)
+    model = _fit(MixtureOfExpertsRegressor(n_experts=3, expert=_Jitters(), max_iter=100,
+                                           tol=1e-12, random_state=0), X, y)
+    curve = np.asarray(model.objective_curve_)
+    best = int(np.argmax(curve))
+    # stopped by the patience rule, well before max_iter, and counted as converged
+    assert model.n_iter_ < 100 and model.converged_
+    assert model.n_iter_ == best + BEST_PATIENCE
+    assert np.all(curve[best + 1:] <= curve[best] + 1e-12)
+    assert_allclose(model.log_likelihood_, model.log_likelihood_curve_[best])

@@ -36,6 +36,7 @@ from sklearn.base import clone
 
 from .. import _kernels
 from .._data import PARALLEL_MIN_CELLS
+from .._threads import openmp_single_thread
 from ._base import ExpertFamily
 from ._gaussian import _LOG_2PI
 
@@ -179,6 +180,10 @@ class EstimatorExperts(ExpertFamily):
         return target
 
     def _fit_one(self, k, X, target, v, previous):
+        with openmp_single_thread():
+            return self._fit_one_unlimited(k, X, target, v, previous)
+
+    def _fit_one_unlimited(self, k, X, target, v, previous):
         keep = v > ZERO_WEIGHT * v.max() if v.size and v.max() > 0 else np.zeros(v.shape, bool)
         if not keep.any():
             return previous
