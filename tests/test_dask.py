@@ -357,3 +357,19 @@ def test_dask_dataframe_input_keeps_feature_names():
     np.testing.assert_array_equal(dist.feature_names_in_, ["a", "b", "c"])
     _assert_same_fit(dist, mem)
     np.testing.assert_allclose(pred, dist.predict(frame.iloc[:500]), rtol=1e-12)
+
+
+@pytest.mark.parametrize("Est, target", [(MixtureOfExpertsRegressor, 1),
+                                         (MixtureOfExpertsClassifier, 2)])
+def test_constant_experts_match_in_memory(Est, target):
+    X, y, y_class, w = _data(seed=3)
+    X, w = X[:21_000], w[:21_000]
+    y = (y if target == 1 else y_class)[:21_000]
+    dX, dy, dw = _blocks(X, y, w)
+    params = dict(n_experts=2, expert="constant", random_state=0, max_iter=4)
+    with warnings.catch_warnings(), dask.config.set(scheduler="sync"):
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        mem = Est(**params).fit(X, y, sample_weight=w)
+        dist = Est(**params).fit(dX, dy, sample_weight=dw)
+    assert mem.n_iter_ >= 2
+    _assert_same_fit(dist, mem)
