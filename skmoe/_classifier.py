@@ -6,6 +6,7 @@ from sklearn.base import ClassifierMixin, _fit_context
 from sklearn.utils.metaestimators import available_if
 from sklearn.utils.multiclass import _check_partial_fit_first_call, check_classification_targets
 
+from . import _dask
 from ._base import _SHARED_PARAMS_DOC, BaseMixtureOfExperts
 from ._experts import CategoricalExperts, EstimatorExperts, MLPExperts
 from ._gate import gate_log_proba
@@ -331,6 +332,8 @@ class MixtureOfExpertsClassifier(ClassifierMixin, BaseMixtureOfExperts):
         log_proba : ndarray of shape (n_samples, n_classes)
             ``log sum_k g_k(x) p_k(c | x)`` for each class in ``classes_``.
         """
+        if _dask.is_dask_collection(X):
+            return _dask.map_rows(self, "predict_log_proba", X)
         if self._sparse:
             return self._sparse_log_proba(X)
         log_gate, log_expert = self._log_proba_parts(X)
@@ -363,6 +366,8 @@ class MixtureOfExpertsClassifier(ClassifierMixin, BaseMixtureOfExperts):
         proba : ndarray of shape (n_samples, n_classes)
             Rows sum to one; columns follow ``classes_``.
         """
+        if _dask.is_dask_collection(X):
+            return _dask.map_rows(self, "predict_proba", X)
         proba = np.exp(self.predict_log_proba(X))
         return proba / proba.sum(axis=1, keepdims=True)
 
@@ -377,6 +382,8 @@ class MixtureOfExpertsClassifier(ClassifierMixin, BaseMixtureOfExperts):
         -------
         y_pred : ndarray of shape (n_samples,)
         """
+        if _dask.is_dask_collection(X):
+            return _dask.map_rows(self, "predict", X)
         log_proba = self.predict_log_proba(X)
         return self.classes_[np.argmax(log_proba, axis=1)]
 
@@ -391,6 +398,8 @@ class MixtureOfExpertsClassifier(ClassifierMixin, BaseMixtureOfExperts):
         -------
         proba : ndarray of shape (n_samples, n_experts, n_classes)
         """
+        if _dask.is_dask_collection(X):
+            return _dask.map_rows(self, "predict_experts", X)
         _, log_expert = self._log_proba_parts(X)
         return np.exp(log_expert)
 
