@@ -12,7 +12,7 @@ from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from . import _validation
+from . import _dask, _validation
 from ._data import Design, Scaler, canonical_subsample, chunk_rows, design_matrix, iter_chunks
 from ._gate import GateMStep, gate_proba
 from ._init import initial_resp, params_from_resp
@@ -237,7 +237,10 @@ class BaseMixtureOfExperts(BaseEstimator):
         Parameters
         ----------
         X : array-like of shape (n_samples, n_features)
-            Training data.
+            Training data. A Dask array (or DataFrame) chunked by rows runs
+            the exact distributed EM on the blocks, where they are (the
+            optional extra ``skmoe[dask]``; see "Distributed fitting with
+            Dask" in the documentation).
         y : array-like of shape (n_samples,) or (n_samples, n_outputs)
             Targets.
         sample_weight : array-like of shape (n_samples,), default=None
@@ -249,6 +252,8 @@ class BaseMixtureOfExperts(BaseEstimator):
         self : object
             The fitted estimator.
         """
+        if _dask.is_dask_input(X, y, sample_weight):
+            return _dask.fit(self, X, y, sample_weight)
         t_start = time.perf_counter()
         warm = self.warm_start and hasattr(self, "_params")
         if warm:
@@ -280,13 +285,20 @@ class BaseMixtureOfExperts(BaseEstimator):
 
         with numba_threads(self.n_jobs):
             result, timings = self._fit_solver(X, T, w, warm)
+        self._store_fit(result, timings, float(w.sum()), t_start)
+        return self
+
+    def _store_fit(self, result, timings, total_weight, t_start, stacklevel=5):
+        """Keep the winning run: fitted attributes, timings, ``partial_fit`` state.
+
+        ``stacklevel`` of the fit warnings: the user's call of ``fit``.
+        """
         timings["total"] = time.perf_counter() - t_start
         self._timings_ = timings
         self._adam_state = getattr(result, "adam_state", None)
         self._partial_rng = None
-        self._seen_weight = float(w.sum())
-        self._finish_fit(result)
-        return self
+        self._seen_weight = total_weight
+        self._finish_fit(result, stacklevel)
 
     def _check_structure_unchanged(self, what, remedy):
         """``ValueError`` if ``set_params`` changed the fitted structure since the last fit."""
@@ -415,7 +427,15 @@ class BaseMixtureOfExperts(BaseEstimator):
         gate_main = GateMStep(main, self.gate_alpha, self._structure.n_experts, hessian_design)
         gate_steps = _GATE_STEPS_SUBSAMPLE if small else _GATE_STEPS_FULL
         timings["init"] += time.perf_counter() - t0
+        return self._restarts(rng, data, main, family, gate_main, small, gate_steps, warm, timings)
 
+    def _restarts(self, rng, data, main, family, gate_main, small, gate_steps, warm, timings):
+        """Run the solver from each restart's start; the best run and the timings.
+
+        ``data`` is the ``(X, T, w)`` the start search samples from (or a
+        ``skmoe._dask.DaskDesign`` and two Nones), ``main`` the design the
+        solver runs on (a ``Design`` or a ``skmoe._dask.DaskDesign``).
+        """
         seeds = rng.randint(np.iinfo(np.int32).max, size=1 if warm else self.n_init)
         best = None
         for seed in seeds:
@@ -518,9 +538,9 @@ class BaseMixtureOfExperts(BaseEstimator):
         resp = np.empty((main.n_samples, K))
         estep_pass(main, proxy, start, resp, np.empty(main.n_samples))
         if kind == "estimator":
-            from ._solvers._em import MStepContext
+            from ._solvers._em import MStepContext, RowPasses
 
-            context = MStepContext(main, resp, family, None, main)
+            context = MStepContext(RowPasses(main, K, resp), family, None, main)
             experts = family.mstep(None, None, np.zeros(K, dtype=bool), context)
         else:
             family.init_ridge = 1e-6
@@ -599,6 +619,8 @@ class BaseMixtureOfExperts(BaseEstimator):
 
     def _canonical_design(self, X, T, w, max_rows, seed):
         """Design on a canonical (order-free, de-duplicated) subsample."""
+        if isinstance(X, _dask.DaskDesign):
+            return X.canonical_design(max_rows, seed, 2 * self._structure.n_experts)
         n_features = X.shape[1]
         rows, rw = canonical_subsample([X, T], w, max_rows, seed, self._hash_view)
         if rows.shape[0] < 2 * self._structure.n_experts:
@@ -680,7 +702,7 @@ class BaseMixtureOfExperts(BaseEstimator):
             )
         return best.params
 
-    def _finish_fit(self, result):
+    def _finish_fit(self, result, stacklevel=4):
         params = result.params
         arrays = [params["gate"], params.get("noise", params["gate"]),
                   *params["experts"].values()]
@@ -708,7 +730,7 @@ class BaseMixtureOfExperts(BaseEstimator):
                 f"(last change of the mean log-likelihood above tol={self.tol}). "
                 "Increase max_iter or tol.",
                 ConvergenceWarning,
-                stacklevel=4,
+                stacklevel=stacklevel,
             )
         if result.collapsed.any():
             which = np.flatnonzero(result.collapsed).tolist()
@@ -717,7 +739,7 @@ class BaseMixtureOfExperts(BaseEstimator):
                 "with negligible gate probability and their parameters were frozen. "
                 "Consider fewer n_experts.",
                 UserWarning,
-                stacklevel=4,
+                stacklevel=stacklevel,
             )
 
     def _log_likelihood_shift(self):
@@ -750,6 +772,8 @@ class BaseMixtureOfExperts(BaseEstimator):
             ``top_k`` non-zeros per row: the softmax renormalised over the
             selected experts.
         """
+        if _dask.is_dask_collection(X):
+            return _dask.map_rows(self, "gate_proba", X)
         X = self._check_X(X)
         K, top_k = self._structure.n_experts, self._structure.top_k
         out = np.empty((X.shape[0], K))
@@ -773,6 +797,8 @@ class BaseMixtureOfExperts(BaseEstimator):
         -------
         log_likelihood : ndarray of shape (n_samples,)
         """
+        if _dask.is_dask_input(X, y):
+            return _dask.map_rows(self, "log_likelihood", X, y)
         check_is_fitted(self)
         X, y = validate_data(self, X, y, reset=False, dtype=np.float64, **self._validate_y_kwargs)
         T = self._encode_target(y, reset=False)

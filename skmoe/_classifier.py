@@ -7,6 +7,7 @@ from sklearn.utils.metaestimators import available_if
 from sklearn.utils.multiclass import _check_partial_fit_first_call, check_classification_targets
 from sklearn.utils.validation import check_is_fitted
 
+from . import _dask
 from ._base import _SHARED_PARAMS_DOC, BaseMixtureOfExperts
 from ._experts import CategoricalExperts, EstimatorExperts, MLPExperts
 from ._gate import gate_log_proba
@@ -334,6 +335,8 @@ class MixtureOfExpertsClassifier(ClassifierMixin, BaseMixtureOfExperts):
             ``log sum_k g_k(x) p_k(c | x)`` for each class in ``classes_``.
         """
         check_is_fitted(self)
+        if _dask.is_dask_collection(X):
+            return _dask.map_rows(self, "predict_log_proba", X)
         if self._sparse:
             return self._sparse_log_proba(X)
         log_gate, log_expert = self._log_proba_parts(X)
@@ -367,6 +370,8 @@ class MixtureOfExpertsClassifier(ClassifierMixin, BaseMixtureOfExperts):
         proba : ndarray of shape (n_samples, n_classes)
             Rows sum to one; columns follow ``classes_``.
         """
+        if _dask.is_dask_collection(X):
+            return _dask.map_rows(self, "predict_proba", X)
         proba = np.exp(self.predict_log_proba(X))
         return proba / proba.sum(axis=1, keepdims=True)
 
@@ -381,6 +386,8 @@ class MixtureOfExpertsClassifier(ClassifierMixin, BaseMixtureOfExperts):
         -------
         y_pred : ndarray of shape (n_samples,)
         """
+        if _dask.is_dask_collection(X):
+            return _dask.map_rows(self, "predict", X)
         log_proba = self.predict_log_proba(X)
         return self.classes_[np.argmax(log_proba, axis=1)]
 
@@ -395,6 +402,8 @@ class MixtureOfExpertsClassifier(ClassifierMixin, BaseMixtureOfExperts):
         -------
         proba : ndarray of shape (n_samples, n_experts, n_classes)
         """
+        if _dask.is_dask_collection(X):
+            return _dask.map_rows(self, "predict_experts", X)
         _, log_expert = self._log_proba_parts(X)
         return np.exp(log_expert)
 

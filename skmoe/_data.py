@@ -22,9 +22,12 @@ _MAX_CHUNK_ROWS = 1 << 16
 PARALLEL_MIN_CELLS = 1 << 14
 
 
-def chunk_rows(n_samples, width):
-    """Rows per chunk for a pass whose widest temporary has ``width`` columns."""
-    rows = _CHUNK_VALUES // max(int(width), 1)
+def chunk_rows(n_samples, width, values=_CHUNK_VALUES):
+    """Rows per chunk for a pass whose widest temporary has ``width`` columns.
+
+    ``values``: the target size of a chunk's temporaries, in float64 values.
+    """
+    rows = values // max(int(width), 1)
     rows = int(min(max(rows, _MIN_CHUNK_ROWS), _MAX_CHUNK_ROWS))
     return max(1, min(rows, n_samples))
 
@@ -60,6 +63,20 @@ class Scaler:
         for sl in iter_chunks(X.shape[0], rows):
             diff = (X[sl] - mean) / big
             var += w[sl] @ (diff * diff)
+        self._finish(mean, var, big)
+
+    @classmethod
+    def from_moments(cls, mean, var, big):
+        """The scaler from ``mean``, ``var`` (of ``X / big``) and ``big`` (``max |X|``, 0 -> 1).
+
+        For statistics summed elsewhere (per chunk of a Dask array) with the
+        same formulas as ``__init__``.
+        """
+        scaler = cls.__new__(cls)
+        scaler._finish(np.asarray(mean, dtype=float), np.asarray(var, dtype=float), big)
+        return scaler
+
+    def _finish(self, mean, var, big):
         scale = np.sqrt(var) * big
         # round-off in the mean of a constant column leaves a scale of order
         # eps * |mean|; treat such columns as constant
@@ -103,18 +120,29 @@ class Design:
         categorical experts.
     weight : ndarray of shape (n_samples,)
         Positive sample weights.
+    chunk_values : int, default=2**19
+        Size of a data pass's chunk temporaries, in float64 values (smaller
+        in Dask worker tasks, see ``skmoe._dask.TASK_CHUNK_VALUES``).
     """
 
-    def __init__(self, X1, target, weight):
+    def __init__(self, X1, target, weight, chunk_values=_CHUNK_VALUES):
         self.X1 = X1
         self.target = target
         self.weight = weight
         self.n_samples, self.n_columns = X1.shape
         self.total_weight = float(weight.sum())
+        self.chunk_values = chunk_values
         self._gram = None
 
+    def passes(self, n_experts):
+        """The data passes of an EM run (``skmoe._solvers._em.RowPasses``)."""
+        from ._solvers._em import RowPasses
+
+        return RowPasses(self, n_experts)
+
     def chunks(self, width):
-        return iter_chunks(self.n_samples, chunk_rows(self.n_samples, width))
+        rows = chunk_rows(self.n_samples, width, self.chunk_values)
+        return iter_chunks(self.n_samples, rows)
 
     def onehot(self, n_classes):
         """One-hot ``(n_samples, n_classes)`` of integer targets, cached."""

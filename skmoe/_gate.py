@@ -28,7 +28,13 @@ pass over the data (the gradient comes free with the E-step) and never lowers
 import numpy as np
 
 from . import _kernels
-from ._softmax import SoftmaxStep, hessian_stride, softmax_objective, softmax_penalty
+from ._softmax import (
+    SoftmaxStep,
+    hessian_stride,
+    rows_objective,
+    softmax_objective,
+    softmax_penalty,
+)
 
 
 def gate_logits(X1, coef):
@@ -86,15 +92,19 @@ class GateMStep:
         self._step = SoftmaxStep(design.gram(), gate_alpha, design.total_weight, hX, hv)
         self.gate_alpha = gate_alpha
 
-    def step(self, design, resp, coef, grad, n_steps=1, q_current=None):
+    def step(self, passes, coef, grad, n_steps=1, q_current=None):
         """``n_steps`` monotone steps from ``coef`` (data gradient ``grad``).
 
+        ``passes`` (``RowPasses`` or the Dask twin) evaluates candidates on
+        all rows with the responsibilities of its last E-step.
         ``q_current``, the penalised gate objective at ``coef`` (free from the
         E-step), saves evaluating the Böhning candidate.
         """
-        return self._step.step(design.X1, design.weight, resp, coef, grad, n_steps, q_current)
+        evaluate = passes.gate_objective(self.gate_alpha)
+        return self._step.step(evaluate, coef, grad, n_steps, q_current)
 
     def fit(self, design, resp, coef, n_steps):
-        """``n_steps`` steps towards the gate that best explains ``resp``."""
+        """``n_steps`` steps towards the gate that best explains ``resp`` (rows in memory)."""
         _, grads = softmax_objective(design.X1, design.weight, resp, [coef], self.gate_alpha)
-        return self.step(design, resp, coef, grads[0], n_steps)
+        evaluate = rows_objective(design.X1, design.weight, resp, self.gate_alpha)
+        return self._step.step(evaluate, coef, grads[0], n_steps)

@@ -89,7 +89,7 @@ def initial_resp(design, cluster_features, n_experts, init, rng):
 
 def params_from_resp(design, family, gate_step, resp, gate_fit_steps=5, expert_fit_steps=5):
     """First M-step: expert parameters and a gate fitted to ``resp``."""
-    from ._solvers._em import MStepContext
+    from ._solvers._em import MStepContext, RowPasses
 
     resp = np.ascontiguousarray(resp)
     n_experts = resp.shape[1]
@@ -105,7 +105,8 @@ def params_from_resp(design, family, gate_step, resp, gate_fit_steps=5, expert_f
         context = None
         if family.iterative or getattr(family, "needs_data", False):
             context = MStepContext(
-                design, resp, family, {"gate": gate, "experts": experts}, design
+                RowPasses(design, n_experts, resp), family,
+                {"gate": gate, "experts": experts}, design,
             )
         experts = family.mstep(stats, experts, collapsed, context)
     # start from the log of the experts' shares so that the intercepts are right

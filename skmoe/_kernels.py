@@ -27,6 +27,8 @@ import os
 # Set before numba starts its OpenMP pool; a user's own setting wins.
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
+import math  # noqa: E402
+
 import numba  # noqa: E402
 import numpy as np  # noqa: E402
 
@@ -900,3 +902,84 @@ def route_rows_parallel(logits, k, sel, gate):
     """Threaded twin of :func:`route_rows`."""
     for i in numba.prange(logits.shape[0]):
         _route_row(logits, k, sel, gate, i)
+
+
+# -- load balancing of sparse training (Shazeer et al. 2017) -----------------------
+
+
+@numba.njit(cache=True)
+def balance_stats_rows(h, H, sel, w, s, k, q, z, importance, load):
+    """First pass of the load-balancing loss over one mini-batch.
+
+    ``h`` and ``H`` ``(n, K)`` are the clean and the (noisy) routing logits,
+    ``sel`` ``(n, >= k + 1)`` the indices of ``H``'s largest entries in
+    decreasing order, ``w`` ``(n,)`` the normalised row weights and ``s``
+    ``(n, K)`` the noise scales (ones without noise). Writes ``q`` = softmax
+    of ``H`` and ``z = (h - threshold) / s``, where the threshold of an
+    expert in the top ``k`` is the ``(k + 1)``-th largest of ``H`` and that
+    of the others the ``k``-th; adds ``w q`` into ``importance`` and
+    ``w Phi(z)`` (the probability of being in the top ``k`` under fresh
+    noise) into ``load``. Serial: the sums do not depend on threads.
+    """
+    n, K = H.shape
+    inv_sqrt2 = 1.0 / np.sqrt(2.0)
+    for i in range(n):
+        top = H[i, 0]
+        for e in range(1, K):
+            if H[i, e] > top:
+                top = H[i, e]
+        total = 0.0
+        for e in range(K):
+            v = np.exp(H[i, e] - top)
+            q[i, e] = v
+            total += v
+        t_k = H[i, sel[i, k - 1]]
+        t_k1 = H[i, sel[i, k]]
+        for e in range(K):
+            q[i, e] /= total
+            importance[e] += w[i] * q[i, e]
+            threshold = t_k
+            for j in range(k):
+                if sel[i, j] == e:
+                    threshold = t_k1
+                    break
+            zz = (h[i, e] - threshold) / s[i, e]
+            z[i, e] = zz
+            load[e] += w[i] * 0.5 * math.erfc(-zz * inv_sqrt2)
+
+
+@numba.njit(cache=True)
+def balance_grad_rows(q, z, sel, w, s, a, c, k, use_load, grad_H, grad_h):
+    """Second pass: derivatives of ``CV^2(importance) + CV^2(load)``.
+
+    ``a`` ``(K,)`` is the derivative of ``CV^2(importance)`` with respect to
+    the importances and ``c`` that of ``CV^2(load)`` with respect to the
+    loads (unused unless ``use_load``). Writes ``grad_H`` (through the
+    softmax and the thresholds) and ``grad_h`` (through ``Phi(z)``), both
+    ``(n, K)``.
+    """
+    n, K = q.shape
+    inv_sqrt_2pi = 1.0 / np.sqrt(2.0 * np.pi)
+    for i in range(n):
+        qa = 0.0
+        for e in range(K):
+            qa += q[i, e] * a[e]
+        for e in range(K):
+            grad_H[i, e] = w[i] * q[i, e] * (a[e] - qa)
+            grad_h[i, e] = 0.0
+        if not use_load:
+            continue
+        sum_in = 0.0
+        sum_all = 0.0
+        for e in range(K):
+            zz = z[i, e]
+            gp = w[i] * c[e] * np.exp(-0.5 * zz * zz) * inv_sqrt_2pi / s[i, e]
+            grad_h[i, e] = gp
+            sum_all += gp
+            for j in range(k):
+                if sel[i, j] == e:
+                    sum_in += gp
+                    break
+        # each threshold is an entry of H: -gp flows back to it
+        grad_H[i, sel[i, k]] -= sum_in
+        grad_H[i, sel[i, k - 1]] -= sum_all - sum_in

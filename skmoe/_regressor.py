@@ -8,7 +8,7 @@ from sklearn.base import RegressorMixin, _fit_context
 from sklearn.utils import check_random_state, check_scalar
 from sklearn.utils.metaestimators import available_if
 
-from . import _kernels
+from . import _dask, _kernels
 from ._base import _SHARED_PARAMS_DOC, BaseMixtureOfExperts
 from ._data import Scaler
 from ._experts import EstimatorExperts, GaussianExperts, MLPExperts
@@ -232,7 +232,10 @@ class MixtureOfExpertsRegressor(RegressorMixin, BaseMixtureOfExperts):
         return y.reshape(y.shape[0], -1)
 
     def _fit_target_scaling(self, T, w):
-        self._y_scaler = Scaler(T, w)
+        self._set_target_scaler(Scaler(T, w))
+
+    def _set_target_scaler(self, scaler):
+        self._y_scaler = scaler
         with np.errstate(over="ignore"):
             spread_ok = np.all(np.isfinite(self._y_scaler.scale_**2 * 1e8))
         if not spread_ok:
@@ -360,6 +363,8 @@ class MixtureOfExpertsRegressor(RegressorMixin, BaseMixtureOfExperts):
         std : ndarray of shape (n_samples,) or (n_samples, n_outputs)
             Only when ``return_std=True``.
         """
+        if _dask.is_dask_collection(X):
+            return _dask.map_rows(self, "predict", X, return_std=return_std)
         X = self._check_X(X)
         K, m = self._structure.n_experts, self._n_outputs
         family = self._make_family()
@@ -399,6 +404,8 @@ class MixtureOfExpertsRegressor(RegressorMixin, BaseMixtureOfExperts):
         -------
         means : ndarray of shape (n_samples, n_experts) or (n_samples, n_experts, n_outputs)
         """
+        if _dask.is_dask_collection(X):
+            return _dask.map_rows(self, "predict_experts", X)
         X = self._check_X(X)
         K, m = self._structure.n_experts, self._n_outputs
         family = self._make_family()

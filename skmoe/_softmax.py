@@ -28,7 +28,7 @@ import numpy as np
 import scipy.linalg
 
 from . import _kernels
-from ._data import PARALLEL_MIN_CELLS, chunk_rows, iter_chunks
+from ._data import _CHUNK_VALUES, PARALLEL_MIN_CELLS, chunk_rows, iter_chunks
 from ._threads import threaded
 
 #: The Newton candidate is used while the Hessian, of size (C p) x (C p), is
@@ -85,7 +85,8 @@ def softmax_hessian(X, v, coef, alpha, scale=1.0):
     return 0.5 * (H + H.T)
 
 
-def softmax_objective(X, v, targets, candidates, alpha, need_grad=True):
+def softmax_objective(X, v, targets, candidates, alpha, need_grad=True,
+                      chunk_values=_CHUNK_VALUES):
     """``Q`` and the gradient of its data term for each candidate, one pass.
 
     Parameters
@@ -96,6 +97,8 @@ def softmax_objective(X, v, targets, candidates, alpha, need_grad=True):
     candidates : list of ndarray of shape (n_classes, p)
     alpha : float
     need_grad : bool
+    chunk_values : int
+        Size of the chunk temporaries, in float64 values.
 
     Returns
     -------
@@ -108,7 +111,7 @@ def softmax_objective(X, v, targets, candidates, alpha, need_grad=True):
     kernel = _kernels.gate_objective_rows_parallel if parallel else _kernels.gate_objective_rows
     q = np.zeros(len(candidates))
     grads = [np.zeros_like(c) for c in candidates]
-    rows = chunk_rows(X.shape[0], n_classes * len(candidates) + X.shape[1])
+    rows = chunk_rows(X.shape[0], n_classes * len(candidates) + X.shape[1], chunk_values)
     for sl in iter_chunks(X.shape[0], rows):
         Xc = X[sl]
         t = targets[sl]
@@ -123,6 +126,15 @@ def softmax_objective(X, v, targets, candidates, alpha, need_grad=True):
                 grads[j] += resid.T @ Xc
     q -= np.array([softmax_penalty(c, alpha) for c in candidates])
     return q, grads
+
+
+def rows_objective(X, v, targets, alpha):
+    """``evaluate(candidates, need_grad)`` for :meth:`SoftmaxStep.step` on rows in memory."""
+
+    def evaluate(candidates, need_grad):
+        return softmax_objective(X, v, targets, candidates, alpha, need_grad)
+
+    return evaluate
 
 
 class SoftmaxStep:
@@ -186,13 +198,17 @@ class SoftmaxStep:
         new = coef + delta.reshape(C, p)
         return new - new.mean(axis=0)
 
-    def step(self, X, v, targets, coef, grad, n_steps=1, q_current=None):
+    def step(self, evaluate, coef, grad, n_steps=1, q_current=None):
         """``n_steps`` monotone steps from ``coef`` whose data gradient is ``grad``.
 
-        With ``q_current`` (``Q(coef)``) known, only the Newton candidate is
-        evaluated: it is kept if it does not lower ``Q``, otherwise the
-        Böhning step is taken, which never does. Without it both candidates
-        are evaluated and the better kept. Either way ``Q`` never decreases.
+        ``evaluate(candidates, need_grad)`` returns ``Q`` and the data-term
+        gradients of each candidate on all rows, as :func:`softmax_objective`
+        (made by :func:`rows_objective` for rows in memory; the distributed
+        path sums it over chunks). With ``q_current`` (``Q(coef)``) known,
+        only the Newton candidate is evaluated: it is kept if it does not
+        lower ``Q``, otherwise the Böhning step is taken, which never does.
+        Without it both candidates are evaluated and the better kept. Either
+        way ``Q`` never decreases.
         """
         if coef.shape[0] == 1:
             return coef
@@ -205,14 +221,14 @@ class SoftmaxStep:
             elif q_current is None:
                 candidates = [bohning, newton]
             else:
-                q, grads = softmax_objective(X, v, targets, [newton], self.alpha, need_grad)
+                q, grads = evaluate([newton], need_grad)
                 if q[0] >= q_current:
                     coef, grad, q_current = newton, grads[0], q[0]
                     continue
                 candidates = [bohning]
             if len(candidates) == 1 and not need_grad:
                 return candidates[0]
-            q, grads = softmax_objective(X, v, targets, candidates, self.alpha, need_grad)
+            q, grads = evaluate(candidates, need_grad)
             best = int(np.argmax(q))
             coef, grad, q_current = candidates[best], grads[best], q[best]
         return coef

@@ -54,14 +54,13 @@ so the objective, jumps).
 """
 
 import numpy as np
-from scipy.special import expit, ndtr
+from scipy.special import expit
 
 from . import _kernels
 from ._objective import PackedParameters
 from ._solvers._em import EMResult
 from ._threads import threaded
 
-_INV_SQRT_2PI = 1.0 / np.sqrt(2.0 * np.pi)
 #: Added to the noise scale in the smooth load estimate.
 NOISE_SCALE_FLOOR = 1e-6
 
@@ -215,50 +214,40 @@ class SparseObjective(PackedParameters):
         return value, grads, ll_sum, wb, load
 
     def _balance(self, h, H, sel, w, nz, scale):
-        """``CV^2(importance) + CV^2(load)`` and its derivatives in ``H``, ``h``, ``n``."""
+        """``CV^2(importance) + CV^2(load)`` and its derivatives in ``H``, ``h``, ``n``.
+
+        Two passes of Numba kernels over the rows (``balance_stats_rows``,
+        ``balance_grad_rows``) around the ``K``-sized arithmetic here.
+        """
         n, K = h.shape
         k = self.top_k
         # CV^2 is scale-free: normalised weights keep extreme sample_weight
         # scales from under/overflowing the squares below
-        w = w / w.sum()
-        wsum = 1.0
-        # importance: full softmax of the routing logits
-        q = np.exp(H - H.max(axis=1, keepdims=True))
-        q /= q.sum(axis=1, keepdims=True)
-        imp = w @ q
-        mean_imp = wsum / K
-        cv_imp = np.mean((imp - mean_imp) ** 2) / mean_imp**2
-        a = 2.0 * (imp - mean_imp) / (K * mean_imp**2)
-        grad_H = w[:, None] * q * (a - (q @ a)[:, None])
-        # load: P(e in top k under fresh noise)
-        in_top = np.zeros((n, K), dtype=bool)
-        np.put_along_axis(in_top, sel[:, :k], True, axis=1)
-        rows = np.arange(n)
-        t_k = H[rows, sel[:, k - 1]]
-        t_k1 = H[rows, sel[:, k]]
-        threshold = np.where(in_top, t_k1[:, None], t_k[:, None])
+        w = np.ascontiguousarray(w / w.sum())
         # a vanishing noise scale (softplus underflow) must not divide by zero
-        s = scale + NOISE_SCALE_FLOOR if scale is not None else 1.0
-        z = (h - threshold) / s
-        P = ndtr(z)
-        load = w @ P
+        s = scale + NOISE_SCALE_FLOOR if scale is not None else np.ones((n, K))
+        q = np.empty((n, K))
+        z = np.empty((n, K))
+        importance = np.zeros(K)
+        load = np.zeros(K)
+        _kernels.balance_stats_rows(h, H, sel, w, s, k, q, z, importance, load)
+        # importance: the full softmax of the routing logits; the weights sum to 1
+        mean_imp = 1.0 / K
+        cv_imp = np.mean((importance - mean_imp) ** 2) / mean_imp**2
+        a = 2.0 * (importance - mean_imp) / (K * mean_imp**2)
+        # load: P(e in top k under fresh noise)
         mean_load = load.mean()
-        grad_h = np.zeros((n, K))
-        grad_n = np.zeros((n, K)) if nz is not None else None
+        use_load = bool(mean_load > 1e-12)
         cv_load = 0.0
-        if mean_load > 1e-12:
+        c = np.zeros(K)
+        if use_load:
             second = np.mean(load**2)
             cv_load = second / mean_load**2 - 1.0
             c = 2.0 / (K * mean_load**2) * (load - second / mean_load)
-            gP = w[:, None] * c * np.exp(-0.5 * z * z) * _INV_SQRT_2PI / s
-            grad_h = gP
-            # the threshold is H of the k-th (or (k+1)-th) expert: -gP flows there
-            sum_in = np.where(in_top, gP, 0.0).sum(axis=1)
-            sum_out = gP.sum(axis=1) - sum_in
-            np.add.at(grad_H, (rows, sel[:, k]), -sum_in)
-            np.add.at(grad_H, (rows, sel[:, k - 1]), -sum_out)
-            if nz is not None:
-                grad_n = -gP * z * expit(nz)
+        grad_H = np.empty((n, K))
+        grad_h = np.empty((n, K))
+        _kernels.balance_grad_rows(q, z, sel, w, s, a, c, k, use_load, grad_H, grad_h)
+        grad_n = -grad_h * z * expit(nz) if nz is not None else None
         return cv_imp + cv_load, grad_H, grad_h, grad_n
 
     def batch_grad(self, theta, like, X1b, target_b, weight_b, out):

@@ -26,6 +26,7 @@ Three pieces of process state are involved, each handled where it lives:
 """
 
 import os
+import sys
 import threading
 from contextlib import contextmanager
 
@@ -211,16 +212,37 @@ def single_threaded_blas():
 # -- n_jobs ----------------------------------------------------------------------------
 
 
+def _in_dask_task():
+    """Whether this thread runs a task of a ``distributed`` worker.
+
+    There the worker's threads (and its fellow workers) already use the
+    cores, e.g. under ``joblib.parallel_backend("dask")``; ``n_jobs=None``
+    then means one Numba thread, not Numba's default of all cores.
+    ``distributed`` is only looked up if already imported.
+    """
+    distributed = sys.modules.get("distributed")
+    if distributed is None:
+        return False
+    try:
+        distributed.get_worker()
+    except ValueError:
+        return False
+    return True
+
+
 def _resolve_n_threads(n_jobs):
     """Number of Numba threads for ``n_jobs``, clamped to the launched pool.
 
-    ``None`` keeps the current setting, negative values count back from the
+    ``None`` keeps the current setting (one thread inside a Dask worker's
+    task), negative values count back from the
     pool size as in joblib (``-1`` = all). The pool can be smaller than the
     machine (``NUMBA_NUM_THREADS``, or a joblib worker that limits threads);
     we clamp rather than raise, so the same estimator runs everywhere.
     """
     pool = numba.config.NUMBA_NUM_THREADS
     if n_jobs is None:
+        if _in_dask_task():
+            return 1
         return numba.get_num_threads()
     if n_jobs < 0:
         n_jobs = pool + 1 + n_jobs

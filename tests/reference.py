@@ -6,7 +6,7 @@ row loops with an independent computation.
 """
 
 import numpy as np
-from scipy.special import logsumexp, softmax
+from scipy.special import expit, logsumexp, ndtr, softmax
 
 
 def _mix(gate_logits, expert_loglik, weight):
@@ -122,3 +122,43 @@ def adam_update(theta, grad, m, v, step, beta1, beta2, eps, correction1, correct
     v = beta2 * v + (1 - beta2) * grad**2
     theta = theta - step * (m / correction1) / (np.sqrt(v / correction2) + eps)
     return theta, m, v
+
+
+
+def balance(h, H, sel, w, nz, scale, k):
+    """``CV^2(importance) + CV^2(load)`` and its derivatives in ``H``, ``h`` and the
+    noise logits (the NumPy code ``SparseObjective._balance`` had before its kernels)."""
+    n, K = h.shape
+    w = w / w.sum()
+    q = softmax(H, axis=1)
+    imp = w @ q
+    mean_imp = 1.0 / K
+    cv_imp = np.mean((imp - mean_imp) ** 2) / mean_imp**2
+    a = 2.0 * (imp - mean_imp) / (K * mean_imp**2)
+    grad_H = w[:, None] * q * (a - (q @ a)[:, None])
+    in_top = np.zeros((n, K), dtype=bool)
+    np.put_along_axis(in_top, sel[:, :k], True, axis=1)
+    rows = np.arange(n)
+    t_k = H[rows, sel[:, k - 1]]
+    t_k1 = H[rows, sel[:, k]]
+    threshold = np.where(in_top, t_k1[:, None], t_k[:, None])
+    s = scale + 1e-6 if scale is not None else 1.0
+    z = (h - threshold) / s
+    load = w @ ndtr(z)
+    mean_load = load.mean()
+    grad_h = np.zeros((n, K))
+    grad_n = np.zeros((n, K)) if nz is not None else None
+    cv_load = 0.0
+    if mean_load > 1e-12:
+        second = np.mean(load**2)
+        cv_load = second / mean_load**2 - 1.0
+        c = 2.0 / (K * mean_load**2) * (load - second / mean_load)
+        gP = w[:, None] * c * np.exp(-0.5 * z * z) / np.sqrt(2.0 * np.pi) / s
+        grad_h = gP
+        sum_in = np.where(in_top, gP, 0.0).sum(axis=1)
+        sum_out = gP.sum(axis=1) - sum_in
+        np.add.at(grad_H, (rows, sel[:, k]), -sum_in)
+        np.add.at(grad_H, (rows, sel[:, k - 1]), -sum_out)
+        if nz is not None:
+            grad_n = -gP * z * expit(nz)
+    return cv_imp + cv_load, grad_H, grad_h, grad_n

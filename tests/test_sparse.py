@@ -9,6 +9,8 @@ from skmoe._data import Scaler, design_matrix
 from skmoe._experts import CategoricalExperts, GaussianExperts, MLPExperts
 from skmoe._sparse import SparseObjective
 
+from . import reference
+
 # -- kernels -----------------------------------------------------------------
 
 
@@ -25,6 +27,33 @@ def test_topk_matches_stable_argsort(K, k):
     par = np.empty_like(sel)
     _kernels.topk_rows_parallel(logits, k, par)
     assert_array_equal(par, sel)
+
+
+@pytest.mark.parametrize("K, k, noisy", [(2, 1, False), (5, 1, True), (5, 3, True),
+                                         (8, 2, False), (8, 7, True)])
+def test_balance_kernels_match_numpy(K, k, noisy):
+    """The two load-balancing kernels against the NumPy formula (tests/reference.py)."""
+    rng = np.random.RandomState(K + k)
+    n = 200
+    h = rng.normal(size=(n, K))
+    nz = rng.normal(size=(n, K)) if noisy else None
+    scale = np.logaddexp(0.0, nz) if noisy else None
+    H = h + rng.normal(size=(n, K)) * scale if noisy else h.copy()
+    H[:20] = np.round(H[:20])  # ties: thresholds and membership by the routing order
+    sel = np.empty((n, k + 1), dtype=np.int64)
+    _kernels.topk_rows(H, k + 1, sel)
+    w = rng.uniform(0.1, 3.0, size=n)
+    objective = SparseObjective(None, k, noisy, 1.0, 0.0, 1.0, None)
+    got = objective._balance(h, H, sel, w, nz, scale)
+    want = reference.balance(h, H, sel, w, nz, scale, k)
+    assert_allclose(got[0], want[0], rtol=1e-12)
+    for g, r in zip(got[1:3], want[1:3], strict=True):
+        assert_allclose(g, r, rtol=1e-10, atol=1e-15)
+    if noisy:
+        assert_allclose(got[3], want[3], rtol=1e-10, atol=1e-15)
+    else:
+        assert got[3] is None
+    assert np.any(got[2] != 0.0)  # the load term is active
 
 
 def test_group_by_expert_and_sparse_linear_kernels():

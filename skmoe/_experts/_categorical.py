@@ -159,14 +159,8 @@ class CategoricalExperts(ExpertFamily):
             if context is None:
                 coef[k] = step.bohning(coef[k], stats["grad"][k])
             else:
-                design = context.design
-                coef[k] = step.step(
-                    self._inputs(design.X1),
-                    design.weight * context.resp[:, k],
-                    design.onehot(C),
-                    coef[k],
-                    stats["grad"][k],
-                )
+                evaluate = context.passes.expert_objective(self, k, self.alpha)
+                coef[k] = step.step(evaluate, coef[k], stats["grad"][k])
         return {"coef": coef}
 
     # -- gradient of the log-likelihood (for the gradient solvers) ----------

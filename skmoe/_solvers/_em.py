@@ -20,6 +20,7 @@ import numpy as np
 
 from .._data import Design
 from .._gate import gate_penalty
+from .._softmax import rows_objective
 
 #: An expert whose share of the training weight falls below this is
 #: "collapsed": its parameters are frozen (never removed) and its gate
@@ -53,26 +54,80 @@ class EMResult:
     timings: dict = field(default_factory=dict)
 
 
+class RowPasses:
+    """The data passes of one EM run over a :class:`~skmoe._data.Design` in memory.
+
+    Every access to the rows in an EM iteration goes through this object:
+    the E-step (which stores the responsibilities and per-sample
+    log-likelihoods) and the evaluation of softmax-step candidates on all
+    rows with the stored responsibilities (the gate's, and the logistic
+    experts'). ``skmoe._dask.DaskPasses`` implements the same methods as
+    map-reduces over the chunks of a Dask array, so ``run_em`` and the
+    M-steps are written once.
+
+    Parameters
+    ----------
+    design : Design
+    n_experts : int
+    resp : ndarray of shape (n_samples, n_experts) or None
+        Responsibilities to start from (default: filled by :meth:`estep`).
+    """
+
+    def __init__(self, design, n_experts, resp=None):
+        self.design = design
+        self.resp = np.empty((design.n_samples, n_experts)) if resp is None else resp
+        self.log_norm = np.empty(design.n_samples)
+
+    def estep(self, family, params, stats):
+        """E-step over all rows (see :func:`estep_pass`).
+
+        Returns the gate's data gradient, its expected complete-data
+        log-likelihood ``gate_q`` and ``sum_i w_i log p(y_i | x_i)``.
+        """
+        grad, gate_q = estep_pass(self.design, family, params, self.resp, self.log_norm, stats)
+        return grad, gate_q, float(np.sum(self.design.weight * self.log_norm))
+
+    def gate_objective(self, alpha):
+        """``evaluate(candidates, need_grad)`` of the gate's softmax regression."""
+        d = self.design
+        return rows_objective(d.X1, d.weight, self.resp, alpha)
+
+    def expert_objective(self, family, k, alpha):
+        """``evaluate(candidates, need_grad)`` of logistic expert ``k``'s regression."""
+        d = self.design
+        return rows_objective(
+            family._inputs(d.X1), d.weight * self.resp[:, k], d.onehot(family.n_classes), alpha
+        )
+
+
 class MStepContext:
     """Data access for M-steps that need more than the sufficient statistics.
 
     Iterative expert M-steps (logistic experts) evaluate candidate steps on
-    all rows with the stored responsibilities, and form Newton Hessians on a
-    thinned, order-free set of rows (``hessian_rows``).
+    all rows with the stored responsibilities (``passes``), and form Newton
+    Hessians on a thinned, order-free set of rows (``hessian_rows``).
+    ``design`` and ``resp`` are the rows in memory (estimator experts).
     """
 
-    def __init__(self, design, resp, family, params, hessian_design):
-        self.design = design
-        self.resp = resp
+    def __init__(self, passes, family, params, hessian_design):
+        self.passes = passes
         self._family = family
         self._params = params
         self._hessian_design = hessian_design
+
+    @property
+    def design(self):
+        return self.passes.design
+
+    @property
+    def resp(self):
+        return self.passes.resp
 
     def hessian_rows(self, stride_fn, n_classes, q):
         """Thinned rows with their responsibilities (``X1``, ``weight``, ``resp``)."""
         hd = self._hessian_design
         stride = stride_fn(hd.n_samples, n_classes, q)
-        if hd is self.design:
+        if hd is self.passes.design:
             return _Rows(hd.X1[::stride], hd.weight[::stride], self.resp[::stride])
         rows = slice(None, None, stride)
         thin = Design(hd.X1[rows].copy(), hd.target[rows].copy(), hd.weight[rows].copy())
@@ -121,10 +176,13 @@ def estep_pass(design, family, params, resp, log_norm, stats=None):
     return grad, gate_q
 
 
-def objective_parts(design, family, params, log_norm, gate_alpha):
-    """Weighted mean log-likelihood and penalised objective (per unit weight)."""
+def objective_parts(design, family, params, ll_sum, gate_alpha):
+    """Weighted mean log-likelihood and penalised objective (per unit weight).
+
+    ``ll_sum`` is ``sum_i w_i log p(y_i | x_i)``.
+    """
     total = design.total_weight
-    ll = float(np.sum(design.weight * log_norm)) / total
+    ll = ll_sum / total
     penalty = gate_penalty(params["gate"], gate_alpha) + family.penalty(params["experts"])
     return ll, ll - penalty / total
 
@@ -185,10 +243,8 @@ def run_em(
         (``curve[0]`` that of ``params``); the returned parameters are those
         whose log-likelihood is ``curve[-1]``.
     """
-    n_samples = design.n_samples
     n_experts = params["gate"].shape[0]
-    resp = np.empty((n_samples, n_experts))
-    log_norm = np.empty(n_samples)
+    passes = design.passes(n_experts)
     curve, objective_curve = [], []
     collapsed_ever = np.zeros(n_experts, dtype=bool)
     timings = {"estep": 0.0, "expert_mstep": 0.0, "gate_mstep": 0.0}
@@ -201,8 +257,8 @@ def run_em(
     while True:
         t0 = time.perf_counter()
         stats = family.new_stats(design.n_columns)
-        grad, gate_q = estep_pass(design, family, params, resp, log_norm, stats)
-        ll, obj = objective_parts(design, family, params, log_norm, gate_alpha)
+        grad, gate_q, ll_sum = passes.estep(family, params, stats)
+        ll, obj = objective_parts(design, family, params, ll_sum, gate_alpha)
         timings["estep"] += time.perf_counter() - t0
         curve.append(ll)
         objective_curve.append(obj)
@@ -233,11 +289,11 @@ def run_em(
         collapsed_ever |= collapsed
         context = None
         if expert_data_steps:
-            context = MStepContext(design, resp, family, params, gate_step.hessian_design)
+            context = MStepContext(passes, family, params, gate_step.hessian_design)
         experts = family.mstep(stats, params["experts"], collapsed, context)
         t1 = time.perf_counter()
         gate_q -= gate_penalty(params["gate"], gate_alpha)
-        gate = gate_step.step(design, resp, params["gate"], grad, gate_steps, q_current=gate_q)
+        gate = gate_step.step(passes, params["gate"], grad, gate_steps, q_current=gate_q)
         t2 = time.perf_counter()
         timings["expert_mstep"] += t1 - t0
         timings["gate_mstep"] += t2 - t1
