@@ -3,6 +3,7 @@
 import time
 import warnings
 from numbers import Integral, Real
+from typing import NamedTuple
 
 import numpy as np
 from sklearn.base import BaseEstimator, _fit_context
@@ -43,6 +44,47 @@ _TIE_RTOL = 1e-9
 _MLP_ADAM_INIT_RIDGE = 0.1
 #: EM iterations of the start search's subsample run for the gradient solvers.
 _START_MAX_ITER = 200
+
+
+class _Structure(NamedTuple):
+    """The hyper-parameters that fix the shape and meaning of the fitted parameters.
+
+    ``fit`` stores them (``_structure``) and everything after it (prediction,
+    warm starts, ``partial_fit``, export) reads them from there, never from
+    the constructor parameters, which ``set_params`` may have changed since.
+    """
+
+    n_experts: int
+    expert: object  # the name, or the estimator instance (template of the clones)
+    kind: str  # the name, or "estimator"
+    top_k: object  # int or None
+    expert_hidden: object  # int for "mlp" experts, else None
+
+    @classmethod
+    def of(cls, estimator):
+        expert = estimator.expert
+        kind = expert if isinstance(expert, str) else "estimator"
+        hidden = estimator.expert_hidden if kind == "mlp" else None
+        return cls(estimator.n_experts, expert, kind, estimator.top_k, hidden)
+
+    def describe(self, name):
+        if name != "expert":
+            return f"{name}={getattr(self, name)!r}"
+        if self.kind == "estimator":
+            return f"expert={type(self.expert).__name__}()"
+        return f"expert={self.expert!r}"
+
+    def first_difference(self, other):
+        """Name of the first parameter whose fitted meaning differs, or None."""
+        if self.n_experts != other.n_experts:
+            return "n_experts"
+        if self.kind != other.kind:
+            return "expert"
+        if self.top_k != other.top_k:
+            return "top_k"
+        if self.expert_hidden != other.expert_hidden:
+            return "expert_hidden"
+        return None
 
 
 def _better(value, best):
@@ -130,6 +172,12 @@ _SHARED_PARAMS_DOC = """
     warm_start : bool, default=False
         Start from the previous fit's parameters (and its scaling of the
         data) instead of a new initialisation; ``n_init`` is then ignored.
+        The parameters that fix the fitted structure (``n_experts``, the
+        kind of ``expert``, ``top_k``, ``expert_hidden``) must be those of
+        the previous fit: a warm start (or ``partial_fit``) after
+        ``set_params`` changed one raises ``ValueError`` naming it. Others
+        (``alpha``, ``solver``, ``max_iter``, ...) may change. Prediction
+        always uses the fitted structure.
 
     random_state : int, RandomState instance or None, default=None
         Seeds the start search. An int gives bit-identical models across
@@ -208,6 +256,11 @@ class BaseMixtureOfExperts(BaseEstimator):
             return _dask.fit(self, X, y, sample_weight)
         t_start = time.perf_counter()
         warm = self.warm_start and hasattr(self, "_params")
+        if warm:
+            self._check_structure_unchanged(
+                "a warm start (warm_start=True) continues the fitted parameters",
+                "Set warm_start=False to refit from scratch.",
+            )
         previous_n_features = getattr(self, "n_features_in_", None)
         X, y = validate_data(self, X, y, dtype=np.float64, **self._validate_y_kwargs)
         if warm and X.shape[1] != previous_n_features:
@@ -220,6 +273,7 @@ class BaseMixtureOfExperts(BaseEstimator):
         _validation.check_top_k(self.top_k, self.n_experts)
         _validation.check_n_jobs(self.n_jobs)
         self._solver = _validation.resolve_solver(self)
+        self._structure = _Structure.of(self)
         T = self._encode_target(y, reset=not warm)
         w = _validation.check_sample_weight(sample_weight, X)
         positive = w > 0
@@ -246,6 +300,16 @@ class BaseMixtureOfExperts(BaseEstimator):
         self._seen_weight = total_weight
         self._finish_fit(result, stacklevel)
 
+    def _check_structure_unchanged(self, what, remedy):
+        """``ValueError`` if ``set_params`` changed the fitted structure since the last fit."""
+        fitted, now = self._structure, _Structure.of(self)
+        name = fitted.first_difference(now)
+        if name is not None:
+            raise ValueError(
+                f"{now.describe(name)}, but the model was fitted with "
+                f"{fitted.describe(name)}: {what} and cannot change {name}. {remedy}"
+            )
+
     def _partial_fit_available(self):
         if not isinstance(self.expert, str):
             raise AttributeError(
@@ -257,6 +321,11 @@ class BaseMixtureOfExperts(BaseEstimator):
     def _partial_fit(self, X, y, sample_weight, classes):
         """One pass of mini-batch Adam over ``(X, y)`` (see ``partial_fit``)."""
         first = not hasattr(self, "_params")
+        if not first:
+            self._check_structure_unchanged(
+                "partial_fit updates the fitted parameters",
+                "Call fit to refit from scratch (or clone the estimator).",
+            )
         X, y = validate_data(self, X, y, reset=first, dtype=np.float64, **self._validate_y_kwargs)
         _validation.check_not_bool(self)
         self._check_expert()
@@ -278,6 +347,7 @@ class BaseMixtureOfExperts(BaseEstimator):
         with numba_threads(self.n_jobs):
             if first:
                 self._solver = "adam"
+                self._structure = _Structure.of(self)
                 self._scaler = Scaler(X, w)
                 self._fit_target_scaling(T, w)
                 rows, rw = canonical_subsample([X, T], w, _SUBSAMPLE_ROWS, 0, self._hash_view)
@@ -354,7 +424,7 @@ class BaseMixtureOfExperts(BaseEstimator):
         hessian_design = None
         if not small:
             hessian_design = self._canonical_design(X, T, w, _SUBSAMPLE_ROWS, 0)
-        gate_main = GateMStep(main, self.gate_alpha, self.n_experts, hessian_design)
+        gate_main = GateMStep(main, self.gate_alpha, self._structure.n_experts, hessian_design)
         gate_steps = _GATE_STEPS_SUBSAMPLE if small else _GATE_STEPS_FULL
         timings["init"] += time.perf_counter() - t0
         return self._restarts(rng, data, main, family, gate_main, small, gate_steps, warm, timings)
@@ -448,7 +518,7 @@ class BaseMixtureOfExperts(BaseEstimator):
         iterations).
         """
         rng = np.random.RandomState(seed)
-        K = self.n_experts
+        K = self._structure.n_experts
         kind = self._expert_kind()
         if self._sparse and self.init == "random":
             # the deep-learning start: one M-step on random responsibilities,
@@ -488,7 +558,7 @@ class BaseMixtureOfExperts(BaseEstimator):
             return params_from_resp(main, family, gate_main, resp)
         family.init_ridge = _MLP_ADAM_INIT_RIDGE
         experts = family.init_params(main, resp, rng)
-        gate = rng.normal(scale=0.01, size=(self.n_experts, main.n_columns))
+        gate = rng.normal(scale=0.01, size=(self._structure.n_experts, main.n_columns))
         return {"gate": gate - gate.mean(axis=0), "experts": experts}
 
     def _with_noise(self, params):
@@ -499,8 +569,8 @@ class BaseMixtureOfExperts(BaseEstimator):
 
     def _sparse_objective(self, family, total_weight, rng):
         return SparseObjective(
-            family, self.top_k, self.noisy_gating, self.load_balancing, self.gate_alpha,
-            total_weight, rng,
+            family, self._structure.top_k, self.noisy_gating, self.load_balancing,
+            self.gate_alpha, total_weight, rng,
         )
 
     def _check_estimator_expert(self, classifier):
@@ -545,15 +615,15 @@ class BaseMixtureOfExperts(BaseEstimator):
         return getattr(self, "_fit_seed", 0)
 
     def _expert_kind(self):
-        return _validation.expert_kind(self.expert)
+        return _validation.expert_kind(self._structure.expert)
 
     def _canonical_design(self, X, T, w, max_rows, seed):
         """Design on a canonical (order-free, de-duplicated) subsample."""
         if isinstance(X, _dask.DaskDesign):
-            return X.canonical_design(max_rows, seed, 2 * self.n_experts)
+            return X.canonical_design(max_rows, seed, 2 * self._structure.n_experts)
         n_features = X.shape[1]
         rows, rw = canonical_subsample([X, T], w, max_rows, seed, self._hash_view)
-        if rows.shape[0] < 2 * self.n_experts:
+        if rows.shape[0] < 2 * self._structure.n_experts:
             rows, rw = canonical_subsample([X, T], w, np.inf, seed)
         return Design(
             design_matrix(rows[:, :n_features], self._scaler),
@@ -585,7 +655,7 @@ class BaseMixtureOfExperts(BaseEstimator):
         larger than that, and then handed to the EM on all the data.
         """
         rng = np.random.RandomState(seed)
-        K = self.n_experts
+        K = self._structure.n_experts
         # max_iter caps EM's own runs; for the gradient solvers it counts
         # their iterations or epochs, not the start search's
         em_cap = self.max_iter if self._solver == "em" else _START_MAX_ITER
@@ -705,12 +775,12 @@ class BaseMixtureOfExperts(BaseEstimator):
         if _dask.is_dask_collection(X):
             return _dask.map_rows(self, "gate_proba", X)
         X = self._check_X(X)
-        out = np.empty((X.shape[0], self.n_experts))
+        K, top_k = self._structure.n_experts, self._structure.top_k
+        out = np.empty((X.shape[0], K))
         with numba_threads(self.n_jobs):
-            for sl, X1c in self._X1_chunks(X, self.n_experts):
+            for sl, X1c in self._X1_chunks(X, K):
                 if self._sparse:
-                    out[sl] = dense_gate(*route(X1c, self._params["gate"], self.top_k),
-                                         self.n_experts)
+                    out[sl] = dense_gate(*route(X1c, self._params["gate"], top_k), K)
                 else:
                     out[sl] = gate_proba(X1c, self._params["gate"])
         return out
@@ -734,27 +804,28 @@ class BaseMixtureOfExperts(BaseEstimator):
         T = self._encode_target(y, reset=False)
         design = Design(design_matrix(X, self._scaler), self._scaled_target(T), np.ones(len(X)))
         family = self._make_family()
+        K, top_k = self._structure.n_experts, self._structure.top_k
         log_norm = np.empty(X.shape[0])
         with numba_threads(self.n_jobs):
             if self._sparse:
-                width = self.top_k * family.width + self.n_experts + design.n_columns
+                width = top_k * family.width + K + design.n_columns
                 for sl in design.chunks(width):
                     log_norm[sl] = sparse_log_norm(
-                        family, self._params, design.X1[sl], design.target[sl], self.top_k
+                        family, self._params, design.X1[sl], design.target[sl], top_k
                     )[0]
             else:
-                resp = np.empty((X.shape[0], self.n_experts))
+                resp = np.empty((X.shape[0], K))
                 estep_pass(design, family, self._params, resp, log_norm)
         return log_norm + self._log_likelihood_shift()
 
     @property
     def _sparse(self):
         """Whether the model routes each row to its top ``top_k`` experts."""
-        return self.top_k is not None
+        return self._structure.top_k is not None
 
     def _n_free_params(self):
         d = self.n_features_in_
-        gate = (self.n_experts - 1) * (d + 1)
+        gate = (self._structure.n_experts - 1) * (d + 1)
         return gate + self._make_family().n_free_params(d)
 
     def bic(self, X, y):
@@ -791,6 +862,14 @@ class BaseMixtureOfExperts(BaseEstimator):
         """
         ll = self.log_likelihood(X, y)
         return float(-2.0 * ll.sum() + 2.0 * self._n_free_params())
+
+    #: Fitted attributes that only some expert kinds have; a refit with another
+    #: kind removes those of the previous one.
+    _EXPERT_ATTRIBUTES = ("expert_coef_", "expert_intercept_", "experts_")
+
+    def _clear_expert_attributes(self):
+        for name in self._EXPERT_ATTRIBUTES:
+            self.__dict__.pop(name, None)
 
     def _export_gate(self, gate):
         """Gate coefficients in the user's units."""

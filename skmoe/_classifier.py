@@ -5,6 +5,7 @@ from scipy.special import logsumexp
 from sklearn.base import ClassifierMixin, _fit_context
 from sklearn.utils.metaestimators import available_if
 from sklearn.utils.multiclass import _check_partial_fit_first_call, check_classification_targets
+from sklearn.utils.validation import check_is_fitted
 
 from . import _dask
 from ._base import _SHARED_PARAMS_DOC, BaseMixtureOfExperts
@@ -226,18 +227,17 @@ class MixtureOfExpertsClassifier(ClassifierMixin, BaseMixtureOfExperts):
         return np.ascontiguousarray(T[:, 0], dtype=np.int64)
 
     def _make_family(self, proxy=False):
-        """The expert family; ``proxy=True`` gives logistic experts (mlp start search)."""
+        """The fitted expert family; ``proxy=True`` gives logistic experts (mlp start search)."""
         C = len(self.classes_)
-        if not isinstance(self.expert, str):
+        K, expert = self._structure.n_experts, self._structure.expert
+        if not isinstance(expert, str):
             if not proxy:
-                return EstimatorExperts(self.expert, self.n_experts, "categorical", C,
+                return EstimatorExperts(expert, K, "categorical", C,
                                         seed=self._expert_seed(), n_jobs=self.n_jobs)
-            return CategoricalExperts(self.n_experts, C, linear=True, alpha=self.alpha)
-        if self.expert == "mlp" and not proxy:
-            return MLPExperts(self.n_experts, self.expert_hidden, "categorical", C, self.alpha)
-        return CategoricalExperts(
-            self.n_experts, C, linear=self.expert in ("logistic", "mlp"), alpha=self.alpha
-        )
+            return CategoricalExperts(K, C, linear=True, alpha=self.alpha)
+        if expert == "mlp" and not proxy:
+            return MLPExperts(K, self._structure.expert_hidden, "categorical", C, self.alpha)
+        return CategoricalExperts(K, C, linear=expert in ("logistic", "mlp"), alpha=self.alpha)
 
     def _partial_fit_target(self, y, classes, first):
         if _check_partial_fit_first_call(self, classes):
@@ -258,17 +258,19 @@ class MixtureOfExpertsClassifier(ClassifierMixin, BaseMixtureOfExperts):
 
     def _export_params(self, params):
         self._export_gate(params["gate"])
-        if not isinstance(self.expert, str):
+        kind = self._structure.kind
+        self._clear_expert_attributes()
+        if kind == "estimator":
             self.experts_ = list(params["experts"]["models"])
             return
-        if self.expert == "mlp":
+        if kind == "mlp":
             return
         sx, mx = self._scaler.scale_, self._scaler.mean_
         coef = params["experts"]["coef"]  # (K, C, q)
         if len(self.classes_) == 2:
             coef = coef[:, 1:, :] - coef[:, :1, :]
         intercept = coef[:, :, 0]
-        if self.expert == "logistic":
+        if kind == "logistic":
             slopes = coef[:, :, 1:] / sx
             intercept = intercept - slopes @ mx
             self.expert_coef_ = slopes
@@ -311,7 +313,7 @@ class MixtureOfExpertsClassifier(ClassifierMixin, BaseMixtureOfExperts):
         """Log gate ``(n, K)`` and expert log-probabilities ``(n, K, C)``, chunked."""
         X = self._check_X(X)
         family = self._make_family()
-        K, C = self.n_experts, len(self.classes_)
+        K, C = self._structure.n_experts, len(self.classes_)
         log_gate = np.empty((X.shape[0], K))
         log_expert = np.empty((X.shape[0], K, C))
         with numba_threads(self.n_jobs):
@@ -332,6 +334,7 @@ class MixtureOfExpertsClassifier(ClassifierMixin, BaseMixtureOfExperts):
         log_proba : ndarray of shape (n_samples, n_classes)
             ``log sum_k g_k(x) p_k(c | x)`` for each class in ``classes_``.
         """
+        check_is_fitted(self)
         if _dask.is_dask_collection(X):
             return _dask.map_rows(self, "predict_log_proba", X)
         if self._sparse:
@@ -346,8 +349,9 @@ class MixtureOfExpertsClassifier(ClassifierMixin, BaseMixtureOfExperts):
         C = len(self.classes_)
         out_all = np.empty((X.shape[0], C))
         with numba_threads(self.n_jobs):
-            for sl, X1c in self._X1_chunks(X, self.top_k * (family.width + C) + self.n_experts):
-                sel, g = route(X1c, self._params["gate"], self.top_k)
+            K, top_k = self._structure.n_experts, self._structure.top_k
+            for sl, X1c in self._X1_chunks(X, top_k * (family.width + C) + K):
+                sel, g = route(X1c, self._params["gate"], top_k)
                 out = family.slot_outputs(self._params["experts"], X1c, sel)
                 log_p = out - logsumexp(out, axis=2, keepdims=True)
                 with np.errstate(divide="ignore"):

@@ -632,7 +632,7 @@ def fit(estimator, X, y, sample_weight):
     >>> bool(np.allclose(first, moe.predict(X[:3])))
     True
     """
-    from ._base import _GATE_STEPS_FULL, _SUBSAMPLE_ROWS
+    from ._base import _GATE_STEPS_FULL, _SUBSAMPLE_ROWS, _Structure
     from ._gate import GateMStep
 
     dask, da = import_dask()
@@ -640,6 +640,11 @@ def fit(estimator, X, y, sample_weight):
 
     t_start = time.perf_counter()
     warm = estimator.warm_start and hasattr(estimator, "_params")
+    if warm:
+        estimator._check_structure_unchanged(
+            "a warm start (warm_start=True) continues the fitted parameters",
+            "Set warm_start=False to refit from scratch.",
+        )
     previous_n_features = getattr(estimator, "n_features_in_", None)
     _validation.check_not_bool(estimator)
     estimator._check_expert()
@@ -654,6 +659,7 @@ def fit(estimator, X, y, sample_weight):
             f"with {previous_n_features} features; set warm_start=False to refit."
         )
     estimator._solver = solver
+    estimator._structure = _Structure.of(estimator)
     estimator.n_features_in_ = int(X.shape[1])
     rng = check_random_state(estimator.random_state)
     with numba_threads(estimator.n_jobs):

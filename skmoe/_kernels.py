@@ -617,15 +617,20 @@ def mlp_backward_rows_parallel(H, W2, dout, grad_W2, dZ):
 
 
 @_jit()
-def adam_update(theta, grad, m, v, step, beta1, beta2, eps, correction1, correction2):
+def adam_update(theta, grad, m, v, step, beta1, beta2, eps, correction1, correction2, grad_max):
     """One Adam step in place (Kingma and Ba 2015).
 
     ``m``/``v`` are the moving averages of the gradient and its square;
     ``step`` the learning rate of this step; ``correction1/2`` the bias
-    corrections ``1 - beta^t``.
+    corrections ``1 - beta^t``. Gradient entries are clipped to
+    ``[-grad_max, grad_max]`` first: beyond about 1e154 the square overflows,
+    ``v`` becomes ``inf`` for good and the parameter would never move again
+    (huge gradients arise from penalties acting on tiny total weights). Adam's
+    step hardly depends on the gradient's scale, so the clip changes nothing
+    else.
     """
     for j in range(theta.shape[0]):
-        g = grad[j]
+        g = min(max(grad[j], -grad_max), grad_max)
         m[j] = beta1 * m[j] + (1.0 - beta1) * g
         v[j] = beta2 * v[j] + (1.0 - beta2) * g * g
         theta[j] -= step * (m[j] / correction1) / (np.sqrt(v[j] / correction2) + eps)

@@ -251,25 +251,26 @@ class MixtureOfExpertsRegressor(RegressorMixin, BaseMixtureOfExperts):
         return np.ascontiguousarray(self._y_scaler.transform(T))
 
     def _make_family(self, proxy=False):
-        """The expert family; ``proxy=True`` gives linear experts (mlp start search)."""
+        """The fitted expert family; ``proxy=True`` gives linear experts (mlp start search)."""
+        K, expert = self._structure.n_experts, self._structure.expert
         floor = np.full(self._n_outputs, VAR_FLOOR)
-        if not isinstance(self.expert, str):
+        if not isinstance(expert, str):
             if not proxy:
                 return EstimatorExperts(
-                    self.expert, self.n_experts, "gaussian", self._n_outputs, floor,
+                    expert, K, "gaussian", self._n_outputs, floor,
                     seed=self._expert_seed(), n_jobs=self.n_jobs,
                     oof_variance=getattr(self, "_oof_variance", True),
                 )
-            return GaussianExperts(self.n_experts, self._n_outputs, linear=True,
+            return GaussianExperts(K, self._n_outputs, linear=True,
                                    alpha=self.alpha, var_floor=floor)
-        if self.expert == "mlp" and not proxy:
+        if expert == "mlp" and not proxy:
             return MLPExperts(
-                self.n_experts, self.expert_hidden, "gaussian", self._n_outputs, self.alpha, floor
+                K, self._structure.expert_hidden, "gaussian", self._n_outputs, self.alpha, floor
             )
         return GaussianExperts(
-            self.n_experts,
+            K,
             self._n_outputs,
-            linear=self.expert in ("linear", "mlp"),
+            linear=expert in ("linear", "mlp"),
             alpha=self.alpha,
             var_floor=floor,
         )
@@ -291,14 +292,16 @@ class MixtureOfExpertsRegressor(RegressorMixin, BaseMixtureOfExperts):
         var = params["experts"]["var"] * sy**2
         squeeze = self._y_ndim == 1
         self.expert_var_ = var[:, 0] if squeeze else var
-        if not isinstance(self.expert, str):
+        kind = self._structure.kind
+        self._clear_expert_attributes()
+        if kind == "estimator":
             self.experts_ = list(params["experts"]["models"])
             return
-        if self.expert == "mlp":
+        if kind == "mlp":
             return
         coef = params["experts"]["coef"]  # (K, m, q)
         intercept = sy * coef[:, :, 0] + my
-        if self.expert == "linear":
+        if kind == "linear":
             slopes = sy[None, :, None] * coef[:, :, 1:] / sx
             intercept = intercept - np.einsum("kmd,d->km", slopes, mx)
             self.expert_coef_ = slopes[:, 0, :] if squeeze else slopes
@@ -338,7 +341,7 @@ class MixtureOfExpertsRegressor(RegressorMixin, BaseMixtureOfExperts):
     def _expert_means(self, X1c, family):
         sy, my = self._y_scaler.scale_, self._y_scaler.mean_
         means = family.means(self._params["experts"], X1c)  # (c, K*m) standardised
-        K, m = self.n_experts, self._n_outputs
+        K, m = self._structure.n_experts, self._n_outputs
         return (means.reshape(-1, K, m) * sy + my).reshape(-1, K * m)
 
     def _shape_outputs(self, arr):
@@ -363,7 +366,7 @@ class MixtureOfExpertsRegressor(RegressorMixin, BaseMixtureOfExperts):
         if _dask.is_dask_collection(X):
             return _dask.map_rows(self, "predict", X, return_std=return_std)
         X = self._check_X(X)
-        K, m = self.n_experts, self._n_outputs
+        K, m = self._structure.n_experts, self._n_outputs
         family = self._make_family()
         mean = np.empty((X.shape[0], m))
         var = np.empty((X.shape[0], m))
@@ -373,9 +376,10 @@ class MixtureOfExpertsRegressor(RegressorMixin, BaseMixtureOfExperts):
                 # only the top_k routed experts of each row are evaluated
                 sy, my = self._y_scaler.scale_, self._y_scaler.mean_
                 var_std = np.ascontiguousarray(self._params["experts"]["var"])
-                width = self.top_k * (family.width + m) + K
+                top_k = self._structure.top_k
+                width = top_k * (family.width + m) + K
                 for sl, X1c in self._X1_chunks(X, width):
-                    sel, g = route(X1c, self._params["gate"], self.top_k)
+                    sel, g = route(X1c, self._params["gate"], top_k)
                     out = family.slot_outputs(self._params["experts"], X1c, sel)
                     _kernels.sparse_gaussian_moments_rows(g, out, sel, var_std, mean[sl], var[sl])
                 mean = mean * sy + my
@@ -403,7 +407,7 @@ class MixtureOfExpertsRegressor(RegressorMixin, BaseMixtureOfExperts):
         if _dask.is_dask_collection(X):
             return _dask.map_rows(self, "predict_experts", X)
         X = self._check_X(X)
-        K, m = self.n_experts, self._n_outputs
+        K, m = self._structure.n_experts, self._n_outputs
         family = self._make_family()
         out = np.empty((X.shape[0], K, m))
         with numba_threads(self.n_jobs):
@@ -428,7 +432,7 @@ class MixtureOfExpertsRegressor(RegressorMixin, BaseMixtureOfExperts):
         check_scalar(n_samples, "n_samples", Integral, min_val=1)
         X = self._check_X(X)
         rng = check_random_state(random_state)
-        K, m = self.n_experts, self._n_outputs
+        K, m = self._structure.n_experts, self._n_outputs
         g = self.gate_proba(X)
         means = self.predict_experts(X).reshape(X.shape[0], K, m)
         std = np.sqrt(self._params["experts"]["var"]) * self._y_scaler.scale_  # (K, m)

@@ -59,6 +59,7 @@ from scipy.special import expit
 from . import _kernels
 from ._objective import PackedParameters
 from ._solvers._em import EMResult
+from ._threads import threaded
 
 #: Added to the noise scale in the smooth load estimate.
 NOISE_SCALE_FLOOR = 1e-6
@@ -74,7 +75,7 @@ def route(X1, gate, k):
     n = logits.shape[0]
     sel = np.empty((n, k), dtype=np.int64)
     g = np.empty((n, k))
-    kernel = _kernels.route_rows_parallel if n >= 1 << 14 else _kernels.route_rows
+    kernel = _kernels.route_rows_parallel if threaded(n >= 1 << 14) else _kernels.route_rows
     kernel(logits, k, sel, g)
     return sel, g
 

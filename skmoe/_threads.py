@@ -1,10 +1,107 @@
-"""Map ``n_jobs`` to Numba's thread count for the duration of a call."""
+"""Threads: ``n_jobs`` -> Numba threads, single-threaded BLAS, and fork safety.
 
+Three pieces of process state are involved, each handled where it lives:
+
+* Numba's thread count is per Python thread (``numba.set_num_threads``
+  writes thread-local storage), so :func:`numba_threads` saves and restores
+  it in the calling thread, whatever other threads do.
+* A BLAS thread pool is usually process-wide (OpenBLAS built with pthreads,
+  as in NumPy's wheels; MKL; BLIS): one limit for every thread. Saving and
+  restoring it per call is wrong when calls overlap (the second call saves
+  the first call's lowered value and the last to exit "restores" it, so
+  BLAS stays at one thread), and threadpoolctl lets only the first thread
+  that set an OpenBLAS limit change it again, so a limit set by one thread
+  cannot be undone by another through its public API. Here the limit is
+  reference counted under a lock: the first of any number of overlapping
+  calls saves the setting and lowers it, the last one to leave restores it,
+  whichever thread that is. OpenBLAS built with OpenMP keeps its limit per
+  thread (an OpenMP variable of the calling thread) and is saved and
+  restored per call.
+* GNU OpenMP (libgomp, Numba's ``"omp"`` threading layer on Linux) does not
+  survive ``fork()``: once Numba has started that layer, launching a
+  ``parallel=True`` kernel in a forked child terminates the child
+  ("fork() called from a process already using GNU OpenMP"). A fork hook
+  marks such children, and :func:`threaded` then sends every kernel call to
+  its serial twin there (same results, one thread).
+"""
+
+import os
 import sys
+import threading
 from contextlib import contextmanager
 
 import numba
 from threadpoolctl import ThreadpoolController
+
+# -- fork safety -----------------------------------------------------------------
+
+#: True in a process forked (directly or not) from one that had started
+#: Numba's threading layer on GNU OpenMP: no parallel kernel may run here.
+_FORKED_FROM_GNU_OPENMP = False
+
+
+def _gnu_openmp_started():
+    """Whether this process has started Numba's threading layer on GNU OpenMP."""
+    try:
+        layer = numba.threading_layer()  # ValueError until the layer is started
+    except ValueError:
+        return False
+    if layer != "omp":
+        return False  # tbb and workqueue can be used after fork()
+    try:
+        from numba.np.ufunc import omppool
+    except ImportError:  # pragma: no cover - the layer is omp, so it imported
+        return True
+    return getattr(omppool, "openmp_vendor", "GNU") == "GNU"
+
+
+def _after_fork_in_child():
+    global _FORKED_FROM_GNU_OPENMP, _BLAS_LOCK
+    if not _FORKED_FROM_GNU_OPENMP:
+        _FORKED_FROM_GNU_OPENMP = _gnu_openmp_started()
+    # Only the forking thread survives: another thread may have held the lock,
+    # and only this thread's own calls are still inside the BLAS limit.
+    _BLAS_LOCK = threading.Lock()
+    _BLAS_STATE.depth = getattr(_LOCAL, "depth", 0)
+    if _BLAS_STATE.depth == 0 and _BLAS_STATE.saved:
+        for setter, value in _BLAS_STATE.saved:
+            setter(value)
+        _BLAS_STATE.saved = []
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_after_fork_in_child)
+
+
+def forked_from_gnu_openmp():
+    """Whether the threaded kernels are off because of a fork (see the module doc)."""
+    return _FORKED_FROM_GNU_OPENMP
+
+
+def threaded(big):
+    """Whether a kernel call runs its threaded (``prange``) twin.
+
+    Every ``parallel=True`` driver in ``_kernels.py`` is called as
+    ``parallel_driver if threaded(big) else serial_driver``: the threaded
+    twin only for calls large enough to pay for the threads (``big``), when
+    the calling thread has more than one Numba thread, and never in a child
+    forked from a process using GNU OpenMP. Both twins give bit-identical
+    results, so the choice never changes an answer.
+
+    Parameters
+    ----------
+    big : bool
+        Whether the call is large enough for threads.
+
+    Returns
+    -------
+    threaded : bool
+    """
+    return bool(big) and not _FORKED_FROM_GNU_OPENMP and numba.get_num_threads() > 1
+
+
+# -- BLAS ------------------------------------------------------------------------------
+
 
 _CONTROLLER = None
 
@@ -22,11 +119,6 @@ def _controller():
     return _CONTROLLER
 
 
-def _blas_single_thread():
-    """``threadpool_limits(1, "blas")`` without rescanning the loaded libraries."""
-    return _controller().limit(limits=1, user_api="blas")
-
-
 def openmp_single_thread():
     """One OpenMP thread for parallel regions started by the calling thread.
 
@@ -40,6 +132,84 @@ def openmp_single_thread():
     this is safe in joblib's worker threads and is undone on exit.
     """
     return _controller().limit(limits=1, user_api="openmp")
+
+
+class _BlasState:
+    """Process-wide BLAS limit shared by overlapping calls (under ``_BLAS_LOCK``)."""
+
+    libraries = None  # (per_thread, shared) BLAS library controllers, found on first use
+    depth = 0  # calls currently inside the limit, in all threads
+    saved = []  # (setter, original thread count) of the process-wide pools
+
+
+_BLAS_STATE = _BlasState()
+_BLAS_LOCK = threading.Lock()
+_LOCAL = threading.local()  # .depth: this thread's calls inside the limit
+
+
+def _blas_libraries():
+    """``(per_thread, shared)`` controllers of the loaded BLAS, by how they keep limits."""
+    if _BLAS_STATE.libraries is not None:
+        return _BLAS_STATE.libraries
+    per_thread, shared = [], []
+    for lib in _controller().lib_controllers:
+        if lib.user_api != "blas":
+            continue
+        if lib.internal_api == "openblas" and getattr(lib, "threading_layer", "") == "openmp":
+            per_thread.append(lib)
+        else:
+            shared.append(lib)
+    _BLAS_STATE.libraries = (per_thread, shared)
+    return _BLAS_STATE.libraries
+
+
+def _process_wide_setter(lib):
+    """Set a process-wide limit from any thread.
+
+    threadpoolctl (>= 3.6) lets only the thread that first set an OpenBLAS
+    limit change it (others are silently ignored); the limit itself is
+    process-wide, so the library's own setter is right from any thread.
+    """
+    return getattr(lib, "_real_set_num_threads", lib.set_num_threads)
+
+
+@contextmanager
+def single_threaded_blas():
+    """BLAS on one thread for the body, correct under overlapping calls."""
+    with _BLAS_LOCK:
+        per_thread, shared = _blas_libraries()
+        if _BLAS_STATE.depth == 0:
+            saved = []
+            for lib in shared:
+                current = lib.get_num_threads()
+                if current is not None and current != 1:
+                    setter = _process_wide_setter(lib)
+                    saved.append((setter, current))
+                    setter(1)
+            _BLAS_STATE.saved = saved
+        _BLAS_STATE.depth += 1
+        _LOCAL.depth = getattr(_LOCAL, "depth", 0) + 1
+    local = []
+    try:
+        for lib in per_thread:
+            current = lib.get_num_threads()
+            if current is not None and current != 1:
+                local.append((lib, current))
+                lib.set_num_threads(1)
+        yield
+    finally:
+        for lib, value in reversed(local):
+            lib.set_num_threads(value)
+        with _BLAS_LOCK:
+            _LOCAL.depth -= 1
+            _BLAS_STATE.depth -= 1
+            if _BLAS_STATE.depth == 0:
+                for setter, value in reversed(_BLAS_STATE.saved):
+                    setter(value)
+                _BLAS_STATE.saved = []
+
+
+# -- n_jobs ----------------------------------------------------------------------------
 
 
 def _in_dask_task():
@@ -89,11 +259,11 @@ def numba_threads(n_jobs):
     other: on 2 cores a 20,000-row fit took 10.3 s instead of 2.8 s
     (``benchmarks/README.md``). So BLAS runs on one thread inside skmoe's
     compute and the Numba kernels do the threading. Both settings are
-    restored on exit.
+    restored on exit (see the module docstring for concurrent calls).
     """
     previous = numba.get_num_threads()
     wanted = _resolve_n_threads(n_jobs)
-    with _blas_single_thread():
+    with single_threaded_blas():
         if wanted == previous:
             yield wanted
             return

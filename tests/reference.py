@@ -115,7 +115,9 @@ def mlp_backward_rows(H, W2, dout):
     return grad_W2, (dA * (1.0 - H3**2)).reshape(n, K * (h1 - 1))
 
 
-def adam_update(theta, grad, m, v, step, beta1, beta2, eps, correction1, correction2):
+def adam_update(theta, grad, m, v, step, beta1, beta2, eps, correction1, correction2,
+                grad_max):
+    grad = np.clip(grad, -grad_max, grad_max)
     m = beta1 * m + (1 - beta1) * grad
     v = beta2 * v + (1 - beta2) * grad**2
     theta = theta - step * (m / correction1) / (np.sqrt(v / correction2) + eps)

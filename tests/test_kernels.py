@@ -234,13 +234,18 @@ def test_mlp_output_and_backward_match_reference(n, K, o, h):
         assert_array_equal(serial, parallel)  # bit for bit whatever the threads
 
 
-def test_adam_update_matches_reference():
+@pytest.mark.parametrize("scale", [1.0, 1e200])
+def test_adam_update_matches_reference(scale):
     rng = np.random.RandomState(3)
-    theta, grad = rng.normal(size=50), rng.normal(size=50)
+    theta, grad = rng.normal(size=50), rng.normal(size=50) * scale
     m, v = rng.normal(size=50) * 0.1, rng.uniform(0, 0.1, size=50)
-    args = (0.01, 0.9, 0.999, 1e-8, 1 - 0.9**3, 1 - 0.999**3)
-    want = reference.adam_update(theta, grad, m, v, *args)
-    got = [theta.copy(), grad, m.copy(), v.copy()]
-    _kernels.adam_update(*got, *args)
+    args = (0.01, 0.9, 0.999, 1e-8, 1 - 0.9**3, 1 - 0.999**3, 1e150)
+    with np.errstate(all="raise"):  # huge gradients are clipped: no overflow
+        want = reference.adam_update(theta, grad, m, v, *args)
+        got = [theta.copy(), grad, m.copy(), v.copy()]
+        _kernels.adam_update(*got, *args)
     for g, w in zip([got[0], got[2], got[3]], want, strict=True):
+        assert np.all(np.isfinite(g))
         assert_allclose(g, w, rtol=1e-13, atol=1e-15)
+    if scale > 1:  # every parameter moved by about the step size
+        assert np.all(np.abs(got[0] - theta) > 1e-3)

@@ -20,6 +20,7 @@ import numpy as np
 from .. import _kernels
 from .._data import PARALLEL_MIN_CELLS
 from .._softmax import SoftmaxStep, hessian_stride, softmax_penalty
+from .._threads import threaded
 from ._base import ExpertFamily
 from ._gaussian import accumulate_moments
 from ._slots import (
@@ -81,7 +82,7 @@ class CategoricalExperts(ExpertFamily):
         self, params, X1c, target_c, weight_c, logits, resp, log_norm, gate_resid, gate_q
     ):
         expert_logits = self.logits(params, X1c)
-        parallel = X1c.shape[0] * self.n_experts >= PARALLEL_MIN_CELLS
+        parallel = threaded(X1c.shape[0] * self.n_experts >= PARALLEL_MIN_CELLS)
         kernel = (
             _kernels.estep_categorical_rows_parallel
             if parallel

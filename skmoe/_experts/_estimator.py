@@ -36,7 +36,7 @@ from sklearn.base import clone
 
 from .. import _kernels
 from .._data import PARALLEL_MIN_CELLS
-from .._threads import openmp_single_thread
+from .._threads import openmp_single_thread, threaded
 from ._base import ExpertFamily
 from ._gaussian import _LOG_2PI
 
@@ -145,7 +145,7 @@ class EstimatorExperts(ExpertFamily):
     def estep_chunk(
         self, params, X1c, target_c, weight_c, logits, resp, log_norm, gate_resid, gate_q
     ):
-        parallel = X1c.shape[0] * self.n_experts >= PARALLEL_MIN_CELLS
+        parallel = threaded(X1c.shape[0] * self.n_experts >= PARALLEL_MIN_CELLS)
         if self.output == "gaussian":
             var = params["var"]
             log_const = -0.5 * np.sum(np.log(var) + _LOG_2PI, axis=1)

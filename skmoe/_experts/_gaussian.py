@@ -23,6 +23,7 @@ import scipy.linalg
 
 from .. import _kernels
 from .._data import PARALLEL_MIN_CELLS
+from .._threads import threaded
 from ._base import ExpertFamily
 from ._slots import (
     gaussian_slot_dout,
@@ -49,7 +50,7 @@ def accumulate_moments(X, q, soft_weight, y, flat, nk):
     one BLAS product per expert, whose upper triangle is packed the same way.
     """
     if q < BLAS_MIN_COLUMNS:
-        parallel = X.shape[0] >= 2 * _kernels.STATS_BLOCK
+        parallel = threaded(X.shape[0] >= 2 * _kernels.STATS_BLOCK)
         kernel = (
             _kernels.gaussian_stats_rows_parallel if parallel else _kernels.gaussian_stats_rows
         )
@@ -147,7 +148,7 @@ class GaussianExperts(ExpertFamily):
         var = params["var"]
         inv_var = 1.0 / var
         log_const = -0.5 * np.sum(np.log(var) + _LOG_2PI, axis=1)
-        parallel = X1c.shape[0] * self.n_experts >= PARALLEL_MIN_CELLS
+        parallel = threaded(X1c.shape[0] * self.n_experts >= PARALLEL_MIN_CELLS)
         kernel = (
             _kernels.estep_gaussian_rows_parallel if parallel else _kernels.estep_gaussian_rows
         )

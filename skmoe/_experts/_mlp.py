@@ -29,6 +29,7 @@ import numpy as np
 
 from .. import _kernels
 from .._data import PARALLEL_MIN_CELLS
+from .._threads import threaded
 from ._base import ExpertFamily
 from ._gaussian import _LOG_2PI, LOG_VAR_MAX, solve_ridge
 from ._slots import (
@@ -116,7 +117,7 @@ class MLPExperts(ExpertFamily):
             return cache[3], cache[4]
         H = self._hidden(params, X1)
         out = np.empty((X1.shape[0], self.n_experts * self.n_out))
-        big = H.size >= _PARALLEL_MIN_HIDDEN_CELLS
+        big = threaded(H.size >= _PARALLEL_MIN_HIDDEN_CELLS)
         kernel = _kernels.mlp_output_rows_parallel if big else _kernels.mlp_output_rows
         kernel(H, params["W2"], out)
         self._cache = (X1, params["W1"], params["W2"], H, out)
@@ -143,7 +144,7 @@ class MLPExperts(ExpertFamily):
         self, params, X1c, target_c, weight_c, logits, resp, log_norm, gate_resid, gate_q
     ):
         _, out = self.forward(params, X1c)
-        parallel = X1c.shape[0] * self.n_experts >= PARALLEL_MIN_CELLS
+        parallel = threaded(X1c.shape[0] * self.n_experts >= PARALLEL_MIN_CELLS)
         if self.output == "gaussian":
             var = params["var"]
             log_const = -0.5 * np.sum(np.log(var) + _LOG_2PI, axis=1)
@@ -214,7 +215,7 @@ class MLPExperts(ExpertFamily):
         dout = np.ascontiguousarray(dout.reshape(n, K * o))
         grad_W2 = np.zeros_like(params["W2"])
         dZ = np.empty_like(H)
-        big = H.size >= _PARALLEL_MIN_HIDDEN_CELLS
+        big = threaded(H.size >= _PARALLEL_MIN_HIDDEN_CELLS)
         kernel = _kernels.mlp_backward_rows_parallel if big else _kernels.mlp_backward_rows
         kernel(H, params["W2"], dout, grad_W2, dZ)
         W1 = params["W1"]

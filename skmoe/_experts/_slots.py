@@ -11,6 +11,7 @@ respect to the outputs (and to the Gaussian log-variances).
 import numpy as np
 
 from .. import _kernels
+from .._threads import threaded
 
 _LOG_2PI = float(np.log(2.0 * np.pi))
 
@@ -61,7 +62,7 @@ def linear_slot_outputs(coef, X1, sel):
     """Outputs of the selected linear experts, ``(n, s, n_out)`` (Numba, no grouping)."""
     n, s = sel.shape
     out = np.empty((n, s, coef.shape[1]))
-    big = n * s >= (1 << 14)
+    big = threaded(n * s >= (1 << 14))
     kernel = _kernels.sparse_linear_rows_parallel if big else _kernels.sparse_linear_rows
     kernel(X1, np.ascontiguousarray(coef), sel, out)
     return out

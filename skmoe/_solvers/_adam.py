@@ -34,6 +34,8 @@ from .._objective import MixtureObjective
 BETA1 = 0.9
 BETA2 = 0.999
 EPSILON = 1e-8
+#: Gradient entries are clipped to this magnitude (their squares stay finite).
+GRAD_MAX = 1e150
 #: Steps over which the learning rate of a fresh state ramps up linearly.
 WARMUP_STEPS = 200
 #: Epochs without an improvement of ``tol`` before stopping (as MLPRegressor).
@@ -92,7 +94,7 @@ def adam_pass(objective, theta, like, state, design, *, batch_size, learning_rat
         step = learning_rate * min(1.0, t / state.warmup)
         _kernels.adam_update(
             theta, grad, state.m, state.v, step, BETA1, BETA2, EPSILON,
-            1.0 - BETA1**t, 1.0 - BETA2**t,
+            1.0 - BETA1**t, 1.0 - BETA2**t, GRAD_MAX,
         )
         if lower is not None:
             np.maximum(theta, lower, out=theta)
