@@ -373,3 +373,21 @@ def test_constant_experts_match_in_memory(Est, target):
         dist = Est(**params).fit(dX, dy, sample_weight=dw)
     assert mem.n_iter_ >= 2
     _assert_same_fit(dist, mem)
+
+
+def test_warm_dask_fit_with_changed_structure_raises_and_keeps_the_model():
+    """As the in-memory fit: a warm start after set_params changed n_experts names it."""
+    X, y, _, _ = _data(seed=2)
+    dX, dy = _blocks(X, y)
+    with warnings.catch_warnings(), dask.config.set(scheduler="sync"):
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        model = MixtureOfExpertsRegressor(n_experts=2, random_state=0, max_iter=3).fit(dX, dy)
+        before = model.predict(X[:100])
+        model.set_params(warm_start=True, n_experts=3)
+        with pytest.raises(ValueError, match="n_experts=3, but the model was fitted with"):
+            model.fit(dX, dy)
+        np.testing.assert_array_equal(model.predict(X[:100]), before)
+        # warm fits with the fitted structure continue from it
+        model.set_params(n_experts=2, max_iter=1)
+        model.fit(dX, dy)
+        assert model.gate_proba(X[:5]).shape == (5, 2)
