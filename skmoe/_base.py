@@ -255,23 +255,10 @@ class BaseMixtureOfExperts(BaseEstimator):
         if _dask.is_dask_input(X, y, sample_weight):
             return _dask.fit(self, X, y, sample_weight)
         t_start = time.perf_counter()
-        warm = self.warm_start and hasattr(self, "_params")
-        if warm:
-            self._check_structure_unchanged(
-                "a warm start (warm_start=True) continues the fitted parameters",
-                "Set warm_start=False to refit from scratch.",
-            )
-        previous_n_features = getattr(self, "n_features_in_", None)
+        warm, previous_n_features = self._start_fit()
         X, y = validate_data(self, X, y, dtype=np.float64, **self._validate_y_kwargs)
-        if warm and X.shape[1] != previous_n_features:
-            raise ValueError(
-                f"X has {X.shape[1]} features, but the warm-started model was fitted "
-                f"with {previous_n_features} features; set warm_start=False to refit."
-            )
-        _validation.check_not_bool(self)
-        self._check_expert()
-        _validation.check_top_k(self.top_k, self.n_experts)
-        _validation.check_n_jobs(self.n_jobs)
+        self._check_warm_features(warm, X.shape[1], previous_n_features)
+        self._check_fit_params()
         self._solver = _validation.resolve_solver(self)
         self._structure = _Structure.of(self)
         T = self._encode_target(y, reset=not warm)
@@ -287,6 +274,31 @@ class BaseMixtureOfExperts(BaseEstimator):
             result, timings = self._fit_solver(X, T, w, warm)
         self._store_fit(result, timings, float(w.sum()), t_start)
         return self
+
+    def _start_fit(self):
+        """``(warm, n_features_in_ of the previous fit)``; a warm start must keep the structure."""
+        warm = self.warm_start and hasattr(self, "_params")
+        if warm:
+            self._check_structure_unchanged(
+                "a warm start (warm_start=True) continues the fitted parameters",
+                "Set warm_start=False to refit from scratch.",
+            )
+        return warm, getattr(self, "n_features_in_", None)
+
+    @staticmethod
+    def _check_warm_features(warm, n_features, previous_n_features):
+        if warm and n_features != previous_n_features:
+            raise ValueError(
+                f"X has {n_features} features, but the warm-started model was fitted "
+                f"with {previous_n_features} features; set warm_start=False to refit."
+            )
+
+    def _check_fit_params(self):
+        """Hyper-parameter checks of ``fit`` beyond ``_parameter_constraints``."""
+        _validation.check_not_bool(self)
+        self._check_expert()
+        _validation.check_top_k(self.top_k, self.n_experts)
+        _validation.check_n_jobs(self.n_jobs)
 
     def _store_fit(self, result, timings, total_weight, t_start, stacklevel=5):
         """Keep the winning run: fitted attributes, timings, ``partial_fit`` state.

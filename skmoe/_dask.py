@@ -639,25 +639,12 @@ def fit(estimator, X, y, sample_weight):
     from sklearn.utils import check_random_state
 
     t_start = time.perf_counter()
-    warm = estimator.warm_start and hasattr(estimator, "_params")
-    if warm:
-        estimator._check_structure_unchanged(
-            "a warm start (warm_start=True) continues the fitted parameters",
-            "Set warm_start=False to refit from scratch.",
-        )
-    previous_n_features = getattr(estimator, "n_features_in_", None)
-    _validation.check_not_bool(estimator)
-    estimator._check_expert()
-    _validation.check_top_k(estimator.top_k, estimator.n_experts)
-    _validation.check_n_jobs(estimator.n_jobs)
+    warm, previous_n_features = estimator._start_fit()
+    estimator._check_fit_params()
     solver = _validation.resolve_solver(estimator)
     check_supported(estimator, solver)
     X, y, w = prepare_inputs(da, estimator, X, y, sample_weight)
-    if warm and X.shape[1] != previous_n_features:
-        raise ValueError(
-            f"X has {X.shape[1]} features, but the warm-started model was fitted "
-            f"with {previous_n_features} features; set warm_start=False to refit."
-        )
+    estimator._check_warm_features(warm, X.shape[1], previous_n_features)
     estimator._solver = solver
     estimator._structure = _Structure.of(estimator)
     estimator.n_features_in_ = int(X.shape[1])
