@@ -907,7 +907,7 @@ def route_rows_parallel(logits, k, sel, gate):
 # -- load balancing of sparse training (Shazeer et al. 2017) -----------------------
 
 
-@numba.njit(cache=True)
+@_jit()
 def balance_stats_rows(h, H, sel, w, s, k, q, z, importance, load):
     """First pass of the load-balancing loss over one mini-batch.
 
@@ -924,19 +924,10 @@ def balance_stats_rows(h, H, sel, w, s, k, q, z, importance, load):
     n, K = H.shape
     inv_sqrt2 = 1.0 / np.sqrt(2.0)
     for i in range(n):
-        top = H[i, 0]
-        for e in range(1, K):
-            if H[i, e] > top:
-                top = H[i, e]
-        total = 0.0
-        for e in range(K):
-            v = np.exp(H[i, e] - top)
-            q[i, e] = v
-            total += v
+        _softmax_row(H, q, i)
         t_k = H[i, sel[i, k - 1]]
         t_k1 = H[i, sel[i, k]]
         for e in range(K):
-            q[i, e] /= total
             importance[e] += w[i] * q[i, e]
             threshold = t_k
             for j in range(k):
@@ -948,7 +939,7 @@ def balance_stats_rows(h, H, sel, w, s, k, q, z, importance, load):
             load[e] += w[i] * 0.5 * math.erfc(-zz * inv_sqrt2)
 
 
-@numba.njit(cache=True)
+@_jit()
 def balance_grad_rows(q, z, sel, w, s, a, c, k, use_load, grad_H, grad_h):
     """Second pass: derivatives of ``CV^2(importance) + CV^2(load)``.
 
