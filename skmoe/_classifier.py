@@ -4,14 +4,16 @@ import numpy as np
 from scipy.special import logsumexp
 from sklearn.base import ClassifierMixin, _fit_context
 from sklearn.utils.metaestimators import available_if
-from sklearn.utils.multiclass import _check_partial_fit_first_call, check_classification_targets
-from sklearn.utils.validation import check_is_fitted
 
-from . import _dask
-from ._base import _SHARED_PARAMS_DOC, BaseMixtureOfExperts
+from ._base import BaseMixtureOfExperts
+from ._dask import dask_rows
+from ._docs import PARTIAL_FIT_DOC, PARTIAL_FIT_RETURNS_DOC, SHARED_ATTRIBUTES_DOC, \
+    SHARED_PARAMS_DOC
 from ._experts import CategoricalExperts, EstimatorExperts, MLPExperts
+from ._experts._estimator import check_estimator_expert
 from ._gate import gate_log_proba
 from ._sparse import route
+from ._targets import CategoricalTarget
 from ._threads import numba_threads
 
 
@@ -53,46 +55,14 @@ class MixtureOfExpertsClassifier(ClassifierMixin, BaseMixtureOfExperts):
         are not penalised). Larger than the regressor's default: with
         classifier experts an unpenalised gate overfits small tables
         (measured on iris, wine and breast cancer in the tests).
-{_SHARED_PARAMS_DOC}
+{SHARED_PARAMS_DOC}
     Attributes
     ----------
     classes_ : ndarray of shape (n_classes,)
         Class labels.
-
-    n_features_in_ : int
-        Number of features seen during fit.
-
-    feature_names_in_ : ndarray of shape (n_features_in_,)
-        Names of features seen during fit, when ``X`` has string column names.
-
-    n_iter_ : int
-        EM or L-BFGS iterations, or Adam epochs, of the kept run on the full
-        data (``partial_fit``: passes so far).
-
-    converged_ : bool
-        Whether that run met ``tol`` within ``max_iter``.
-
+{SHARED_ATTRIBUTES_DOC}
     log_likelihood_ : float
         Weighted mean per-sample training log-likelihood (negative log-loss).
-
-    log_likelihood_curve_ : ndarray of shape (n_iter_ + 1,) or (n_iter_,)
-        Weighted mean training log-likelihood before the first and after each
-        EM or L-BFGS iteration of the kept run; for Adam one value per epoch
-        (the running mean over its mini-batches, as ``MLPRegressor``'s
-        ``loss_curve_``), and one per ``partial_fit`` pass.
-
-    objective_curve_ : ndarray of shape (n_iter_ + 1,) or (n_iter_,)
-        The penalised objective per unit weight along the same run; EM and
-        L-BFGS never decrease it.
-
-    expert_load_ : ndarray of shape (n_experts,)
-        Share of the training weight each expert received; sums to one.
-
-    gate_coef_ : ndarray of shape (n_experts, n_features)
-        Gate weights in the units of ``X``.
-
-    gate_intercept_ : ndarray of shape (n_experts,)
-        Gate intercepts.
 
     expert_coef_ : ndarray of shape (n_experts, n_classes, n_features) or (n_experts, 1, n_features)
         Logistic experts' coefficients in the units of ``X``; for two classes
@@ -187,9 +157,13 @@ class MixtureOfExpertsClassifier(ClassifierMixin, BaseMixtureOfExperts):
         self.verbose = verbose
         self.n_jobs = n_jobs
 
-    _validate_y_kwargs = {}
+    #: expert names of this estimator, in the order messages list them
+    _task_experts = ("logistic", "constant")
 
     # -- hooks -------------------------------------------------------------
+
+    def _new_target(self):
+        return CategoricalTarget()
 
     def _check_expert(self):
         if isinstance(self.expert, str) and self.expert == "linear":
@@ -198,97 +172,43 @@ class MixtureOfExpertsClassifier(ClassifierMixin, BaseMixtureOfExperts):
                 "takes expert='logistic' or 'constant'."
             )
         if not isinstance(self.expert, str):
-            self._check_estimator_expert(classifier=True)
+            check_estimator_expert(self.expert, classifier=True)
 
-    def _encode_target(self, y, reset):
-        check_classification_targets(y)
-        if reset:
-            classes, codes = np.unique(y, return_inverse=True)
-            if classes.shape[0] < 2:
-                raise ValueError(
-                    "This solver needs samples of at least 2 classes in the data, but the "
-                    f"data contains only one class: {np.asarray(classes[0]).tolist()!r}"
-                )
-            self.classes_ = classes
-        else:
-            codes = np.searchsorted(self.classes_, y)
-            codes = np.minimum(codes, len(self.classes_) - 1)
-            unseen = self.classes_[codes] != y
-            if np.any(unseen):
-                raise ValueError(
-                    f"y contains previously unseen labels: {np.unique(np.asarray(y)[unseen])!r}"
-                )
-        return codes.astype(np.float64).reshape(-1, 1)
-
-    def _fit_target_scaling(self, T, w):
-        pass
-
-    def _scaled_target(self, T):
-        return np.ascontiguousarray(T[:, 0], dtype=np.int64)
-
-    def _make_family(self, proxy=False):
-        """The fitted expert family; ``proxy=True`` gives logistic experts (mlp start search)."""
-        C = len(self.classes_)
-        K, expert = self._structure.n_experts, self._structure.expert
-        if not isinstance(expert, str):
-            if not proxy:
-                return EstimatorExperts(expert, K, "categorical", C,
-                                        seed=self._expert_seed(), n_jobs=self.n_jobs)
-            return CategoricalExperts(K, C, linear=True, alpha=self.alpha)
-        if expert == "mlp" and not proxy:
-            return MLPExperts(K, self._structure.expert_hidden, "categorical", C, self.alpha)
-        return CategoricalExperts(K, C, linear=expert in ("logistic", "mlp"), alpha=self.alpha)
-
-    def _partial_fit_target(self, y, classes, first):
-        if _check_partial_fit_first_call(self, classes):
-            if len(self.classes_) < 2:
-                raise ValueError(
-                    f"classes={np.asarray(classes).tolist()!r} must hold at least 2 classes."
-                )
-        check_classification_targets(y)
-        return self._encode_target(y, reset=False)
-
-    def _cluster_features(self, design):
-        # Light weight on the labels: the k-means partitions then follow
-        # regions of X (where the gate switches) more than the classes. On
-        # 8 data sets from benchmarks/_data_classifier.py (K=4, C=3, d=10,
-        # 2e4 rows) a weight of 0.3 reached the generating model's optimum
-        # on 7, the former sqrt(d/2) on none of the 3 tried.
-        return design.onehot(len(self.classes_)) * 0.3
+    def _build_family(self, structure, target, seed, proxy):
+        """The expert family; ``proxy=True`` gives logistic experts (the start search of mlp)."""
+        K, C, name = structure.n_experts, target.n_classes, structure.expert_name
+        if name == "estimator" and not proxy:
+            return EstimatorExperts(structure.expert, K, "categorical", C, seed=seed,
+                                    n_jobs=self.n_jobs)
+        if name == "mlp" and not proxy:
+            return MLPExperts(K, structure.expert_hidden, "categorical", C, self.alpha)
+        linear = proxy or name in ("logistic", "mlp")
+        return CategoricalExperts(K, C, linear=linear, alpha=self.alpha)
 
     def _export_params(self, params):
-        self._export_gate(params["gate"])
-        kind = self._structure.kind
-        self._clear_expert_attributes()
-        if kind == "estimator":
+        name = self._structure["expert_name"]
+        if name == "estimator":
             self.experts_ = list(params["experts"]["models"])
             return
-        if kind == "mlp":
+        if name == "mlp":
             return
-        sx, mx = self._scaler.scale_, self._scaler.mean_
+        scaler = self._x_scaler()
         coef = params["experts"]["coef"]  # (K, C, q)
         if len(self.classes_) == 2:
             coef = coef[:, 1:, :] - coef[:, :1, :]
         intercept = coef[:, :, 0]
-        if kind == "logistic":
-            slopes = coef[:, :, 1:] / sx
-            intercept = intercept - slopes @ mx
+        if name == "logistic":
+            slopes = coef[:, :, 1:] / scaler.scale_
+            intercept = intercept - slopes @ scaler.mean_
             self.expert_coef_ = slopes
         self.expert_intercept_ = intercept
 
     @available_if(BaseMixtureOfExperts._partial_fit_available)
     @_fit_context(prefer_skip_nested_validation=True)
     def partial_fit(self, X, y, sample_weight=None, classes=None):
-        """Update the model with one pass of mini-batch Adam over ``(X, y)``.
+        return self._fit(X, y, sample_weight, incremental=True, classes=classes)
 
-        Whatever ``solver`` fitted the model (or none: the first call
-        initialises it from this batch as ``fit`` would, and fixes the
-        scaling of the data), the rows are shuffled and visited once in
-        mini-batches of ``batch_size``, one Adam step each. The optimiser
-        state is kept across calls; a fresh state ramps its learning rate up
-        over its first 200 steps, so that updating a converged model does not
-        throw it off its optimum.
-
+    partial_fit.__doc__ = PARTIAL_FIT_DOC + """
         Parameters
         ----------
         X : array-like of shape (n_samples, n_features)
@@ -298,22 +218,15 @@ class MixtureOfExpertsClassifier(ClassifierMixin, BaseMixtureOfExperts):
             All the classes that can appear in ``y``. Required on the first
             call (as for ``SGDClassifier``), optional afterwards (it must
             then equal ``classes_``).
-
-        Returns
-        -------
-        self : object
-            ``log_likelihood_`` is the mean log-likelihood over this pass
-            (each batch before its step); ``n_iter_`` counts passes.
-        """
-        return self._partial_fit(X, y, sample_weight, classes)
+""" + PARTIAL_FIT_RETURNS_DOC
 
     # -- prediction ----------------------------------------------------------
 
     def _log_proba_parts(self, X):
         """Log gate ``(n, K)`` and expert log-probabilities ``(n, K, C)``, chunked."""
         X = self._check_X(X)
-        family = self._make_family()
-        K, C = self._structure.n_experts, len(self.classes_)
+        family = self._family()
+        K, C = self._n_experts, len(self.classes_)
         log_gate = np.empty((X.shape[0], K))
         log_expert = np.empty((X.shape[0], K, C))
         with numba_threads(self.n_jobs):
@@ -322,6 +235,7 @@ class MixtureOfExpertsClassifier(ClassifierMixin, BaseMixtureOfExperts):
                 log_expert[sl] = family.log_proba(self._params["experts"], X1c)
         return log_gate, log_expert
 
+    @dask_rows
     def predict_log_proba(self, X):
         """Log of the mixture class probabilities, computed in log space.
 
@@ -334,9 +248,6 @@ class MixtureOfExpertsClassifier(ClassifierMixin, BaseMixtureOfExperts):
         log_proba : ndarray of shape (n_samples, n_classes)
             ``log sum_k g_k(x) p_k(c | x)`` for each class in ``classes_``.
         """
-        check_is_fitted(self)
-        if _dask.is_dask_collection(X):
-            return _dask.map_rows(self, "predict_log_proba", X)
         if self._sparse:
             return self._sparse_log_proba(X)
         log_gate, log_expert = self._log_proba_parts(X)
@@ -345,11 +256,11 @@ class MixtureOfExpertsClassifier(ClassifierMixin, BaseMixtureOfExperts):
     def _sparse_log_proba(self, X):
         """``log sum_j g_j p_sel[j](c | x)`` over the ``top_k`` routed experts only."""
         X = self._check_X(X)
-        family = self._make_family()
+        family = self._family()
         C = len(self.classes_)
         out_all = np.empty((X.shape[0], C))
         with numba_threads(self.n_jobs):
-            K, top_k = self._structure.n_experts, self._structure.top_k
+            K, top_k = self._n_experts, self._structure["top_k"]
             for sl, X1c in self._X1_chunks(X, top_k * (family.width + C) + K):
                 sel, g = route(X1c, self._params["gate"], top_k)
                 out = family.slot_outputs(self._params["experts"], X1c, sel)
@@ -358,6 +269,7 @@ class MixtureOfExpertsClassifier(ClassifierMixin, BaseMixtureOfExperts):
                     out_all[sl] = logsumexp(np.log(g)[:, :, None] + log_p, axis=1)
         return out_all
 
+    @dask_rows
     def predict_proba(self, X):
         """Mixture class probabilities ``sum_k g_k(x) p_k(c | x)``.
 
@@ -370,11 +282,10 @@ class MixtureOfExpertsClassifier(ClassifierMixin, BaseMixtureOfExperts):
         proba : ndarray of shape (n_samples, n_classes)
             Rows sum to one; columns follow ``classes_``.
         """
-        if _dask.is_dask_collection(X):
-            return _dask.map_rows(self, "predict_proba", X)
         proba = np.exp(self.predict_log_proba(X))
         return proba / proba.sum(axis=1, keepdims=True)
 
+    @dask_rows
     def predict(self, X):
         """Most probable class under the mixture.
 
@@ -386,11 +297,10 @@ class MixtureOfExpertsClassifier(ClassifierMixin, BaseMixtureOfExperts):
         -------
         y_pred : ndarray of shape (n_samples,)
         """
-        if _dask.is_dask_collection(X):
-            return _dask.map_rows(self, "predict", X)
         log_proba = self.predict_log_proba(X)
         return self.classes_[np.argmax(log_proba, axis=1)]
 
+    @dask_rows
     def predict_experts(self, X):
         """Each expert's class probabilities ``p_k(c | x)``.
 
@@ -402,8 +312,6 @@ class MixtureOfExpertsClassifier(ClassifierMixin, BaseMixtureOfExperts):
         -------
         proba : ndarray of shape (n_samples, n_experts, n_classes)
         """
-        if _dask.is_dask_collection(X):
-            return _dask.map_rows(self, "predict_experts", X)
         _, log_expert = self._log_proba_parts(X)
         return np.exp(log_expert)
 

@@ -88,6 +88,19 @@ class Scaler:
         self.var_ = np.where(constant, 0.0, var)
         self.constant_ = constant
 
+    def state(self):
+        """Plain arrays (what an estimator stores)."""
+        return {"mean": self.mean_, "scale": self.scale_, "var": self.var_,
+                "constant": self.constant_}
+
+    @classmethod
+    def from_state(cls, state):
+        """The scaler stored by :meth:`state`."""
+        scaler = cls.__new__(cls)
+        scaler.mean_, scaler.scale_ = state["mean"], state["scale"]
+        scaler.var_, scaler.constant_ = state["var"], state["constant"]
+        return scaler
+
     def transform(self, X, out=None):
         """Standardise ``X`` (optionally into ``out``)."""
         if out is None:
@@ -105,63 +118,6 @@ def design_matrix(X, scaler, out=None):
     out[:, 0] = 1.0
     scaler.transform(X, out=out[:, 1:])
     return out
-
-
-class Design:
-    """Standardised training data as the solvers see it.
-
-    Parameters
-    ----------
-    X1 : ndarray of shape (n_samples, n_features + 1)
-        Design matrix, intercept in column 0.
-    target : ndarray
-        Family-specific target: standardised ``(n_samples, n_outputs)``
-        float64 for Gaussian experts, ``(n_samples,)`` int64 class codes for
-        categorical experts.
-    weight : ndarray of shape (n_samples,)
-        Positive sample weights.
-    chunk_values : int, default=2**19
-        Size of a data pass's chunk temporaries, in float64 values (smaller
-        in Dask worker tasks, see ``skmoe._dask.TASK_CHUNK_VALUES``).
-    """
-
-    def __init__(self, X1, target, weight, chunk_values=_CHUNK_VALUES):
-        self.X1 = X1
-        self.target = target
-        self.weight = weight
-        self.n_samples, self.n_columns = X1.shape
-        self.total_weight = float(weight.sum())
-        self.chunk_values = chunk_values
-        self._gram = None
-
-    def passes(self, n_experts):
-        """The data passes of an EM run (``skmoe._solvers._em.RowPasses``)."""
-        from ._solvers._em import RowPasses
-
-        return RowPasses(self, n_experts)
-
-    def chunks(self, width):
-        rows = chunk_rows(self.n_samples, width, self.chunk_values)
-        return iter_chunks(self.n_samples, rows)
-
-    def onehot(self, n_classes):
-        """One-hot ``(n_samples, n_classes)`` of integer targets, cached."""
-        if getattr(self, "_onehot", None) is None or self._onehot.shape[1] != n_classes:
-            onehot = np.zeros((self.n_samples, n_classes))
-            onehot[np.arange(self.n_samples), self.target] = 1.0
-            self._onehot = onehot
-        return self._onehot
-
-    def gram(self):
-        """``X1^T diag(w) X1``, computed once and cached."""
-        if self._gram is None:
-            p = self.n_columns
-            gram = np.zeros((p, p))
-            for sl in self.chunks(p):
-                Xc = self.X1[sl]
-                gram += (Xc * self.weight[sl, None]).T @ Xc
-            self._gram = 0.5 * (gram + gram.T)
-        return self._gram
 
 
 def canonical_subsample(columns, weight, max_rows, seed, hash_view=None):

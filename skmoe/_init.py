@@ -18,6 +18,7 @@ summed weights (``_data.canonical_subsample``), so row order and duplication
 
 import numpy as np
 
+from ._passes import MStepContext, RowPasses
 from ._solvers._em import COLLAPSE_SHARE
 
 
@@ -89,8 +90,6 @@ def initial_resp(design, cluster_features, n_experts, init, rng):
 
 def params_from_resp(design, family, gate_step, resp, gate_fit_steps=5, expert_fit_steps=5):
     """First M-step: expert parameters and a gate fitted to ``resp``."""
-    from ._solvers._em import MStepContext, RowPasses
-
     resp = np.ascontiguousarray(resp)
     n_experts = resp.shape[1]
     experts = None

@@ -23,9 +23,27 @@ the gate residual ``w_i (r_ik - g_ik)``, and the derivative of
 times that of ``log p_k(y_i | x_i)`` (``family.loglik_grad``).
 """
 
+from typing import NamedTuple
+
 import numpy as np
 
-from ._gate import gate_penalty
+from ._gate import gate_logits, gate_penalty
+from ._passes import evaluate
+
+
+class BatchStats(NamedTuple):
+    """What one mini-batch gradient returns besides the gradient.
+
+    ``ll``: ``sum_i w_i log p(y_i | x_i)`` over the batch (before the step);
+    ``weight``: ``sum_i w_i``; ``load``: ``sum_i w_i r_ik`` per expert;
+    ``extra``: extra loss terms of the batch (the sparse model's load
+    balancing), per unit weight.
+    """
+
+    ll: float
+    weight: float
+    load: np.ndarray
+    extra: float
 
 
 class PackedParameters:
@@ -84,10 +102,6 @@ class PackedParameters:
         params["experts"] = self.family.from_free(blocks)
         return params
 
-    def lower_bounds(self, like):
-        """Packed lower bounds (``-inf`` where unbounded), or None if none."""
-        return self.bounds(like)[0]
-
     def bounds(self, like):
         """Packed ``(lower, upper)`` bounds; each None when there are none."""
         out = []
@@ -139,9 +153,13 @@ class MixtureObjective(PackedParameters):
     # -- value and gradient ------------------------------------------------
 
     def _accumulate(self, params, Xc, target_c, w, grad_gate, grad_free):
-        """Add one chunk's log-likelihood gradient; return its weighted log-likelihood."""
+        """Add one chunk's log-likelihood gradient.
+
+        Returns the chunk's weighted log-likelihood and its expert weights
+        ``sum_i w_i r_ik``.
+        """
         family = self.family
-        logits = Xc @ params["gate"].T
+        logits = gate_logits(Xc, params["gate"])
         resp = np.empty_like(logits)
         log_norm = np.empty(logits.shape[0])
         resid = np.empty_like(logits)
@@ -157,8 +175,7 @@ class MixtureObjective(PackedParameters):
                 grad_free[key] += part[key]
             else:
                 grad_free[key] = part[key]
-        self.last_resp_weight = resp.sum(axis=0)
-        return float(np.dot(w, log_norm))
+        return float(np.dot(w, log_norm)), resp.sum(axis=0)
 
     def _finish_grad(self, params, grad_gate, grad_free, ll_scale):
         """Gradient of ``-(ll * ll_scale) + penalty / total_weight`` as a dict."""
@@ -172,7 +189,10 @@ class MixtureObjective(PackedParameters):
         return grads
 
     def value_and_grad(self, params):
-        """``(f, grad)`` on the full design, ``grad`` a dict in the packed blocks' shapes."""
+        """``(f, grad, mean log-likelihood)`` on the full design.
+
+        ``grad`` is a dict in the packed blocks' shapes.
+        """
         design, family = self.design, self.family
         gate = params["gate"]
         K = gate.shape[0]
@@ -183,12 +203,11 @@ class MixtureObjective(PackedParameters):
             total_ll += self._accumulate(
                 params, design.X1[sl], design.target[sl], design.weight[sl], grad_gate,
                 grad_free,
-            )
+            )[0]
         penalty = gate_penalty(gate, self.gate_alpha) + family.penalty(params["experts"])
         value = -(total_ll - penalty) / self.total_weight
-        #: mean log-likelihood at the last evaluation (for progress curves)
-        self.last_loglik = total_ll / self.total_weight
-        return value, self._finish_grad(params, grad_gate, grad_free, 1.0 / self.total_weight)
+        grads = self._finish_grad(params, grad_gate, grad_free, 1.0 / self.total_weight)
+        return value, grads, total_ll / self.total_weight
 
     def _flatten(self, grads, like, out=None):
         if out is None:
@@ -198,13 +217,13 @@ class MixtureObjective(PackedParameters):
         return out
 
     def value_and_grad_packed(self, theta, like):
-        """``(f, gradient vector)`` at packed ``theta`` (for scipy.optimize)."""
+        """``(f, gradient vector, mean log-likelihood)`` at packed ``theta``."""
         params = self.unpack(theta, like)
-        value, grads = self.value_and_grad(params)
-        return value, self._flatten(grads, like)
+        value, grads, mean_ll = self.value_and_grad(params)
+        return value, self._flatten(grads, like), mean_ll
 
     def batch_grad(self, theta, like, X1b, target_b, weight_b, out):
-        """Gradient of one mini-batch's objective into ``out``; returns ``(sum w ll, sum w)``.
+        """Gradient of one mini-batch's objective into ``out``; a :class:`BatchStats`.
 
         The mini-batch objective is ``-(sum_b w_i log p(y_i | x_i)) / sum_b
         w_i + penalty / total_weight``, an unbiased estimate of the full
@@ -213,14 +232,12 @@ class MixtureObjective(PackedParameters):
         params = self.unpack(theta, like, copy=False)
         grad_gate = np.zeros_like(params["gate"])
         grad_free = {}
-        ll = self._accumulate(params, X1b, target_b, weight_b, grad_gate, grad_free)
+        ll, load = self._accumulate(params, X1b, target_b, weight_b, grad_gate, grad_free)
         weight = float(weight_b.sum())
         grads = self._finish_grad(params, grad_gate, grad_free, 1.0 / weight)
         self._flatten(grads, like, out)
-        return ll, weight
+        return BatchStats(ll, weight, load, 0.0)
 
     def evaluate(self, design, params):
-        """Exact mean log-likelihood, objective and expert weights (an ``EMResult``)."""
-        from ._solvers._em import evaluate
-
+        """Exact mean log-likelihood, objective and expert weights (a ``FitResult``)."""
         return evaluate(design, self.family, params, self.gate_alpha)

@@ -3,17 +3,20 @@
 from numbers import Integral
 
 import numpy as np
-import scipy.sparse
 from sklearn.base import RegressorMixin, _fit_context
 from sklearn.utils import check_random_state, check_scalar
 from sklearn.utils.metaestimators import available_if
 
-from . import _dask, _kernels
-from ._base import _SHARED_PARAMS_DOC, BaseMixtureOfExperts
-from ._data import Scaler
+from . import _kernels
+from ._base import BaseMixtureOfExperts
+from ._dask import dask_rows
+from ._docs import PARTIAL_FIT_DOC, PARTIAL_FIT_RETURNS_DOC, SHARED_ATTRIBUTES_DOC, \
+    SHARED_PARAMS_DOC
 from ._experts import EstimatorExperts, GaussianExperts, MLPExperts
+from ._experts._estimator import check_estimator_expert
 from ._gate import gate_proba
 from ._sparse import route
+from ._targets import GaussianTarget
 from ._threads import numba_threads
 
 #: Expert variances are floored at this fraction of the weighted variance of
@@ -55,44 +58,11 @@ class MixtureOfExpertsRegressor(RegressorMixin, BaseMixtureOfExperts):
         L2 penalty on the gate coefficients (standardised inputs; intercepts
         are not penalised). Small, so that the gate can draw sharp regime
         boundaries.
-{_SHARED_PARAMS_DOC}
+{SHARED_PARAMS_DOC}
     Attributes
-    ----------
-    n_features_in_ : int
-        Number of features seen during fit.
-
-    feature_names_in_ : ndarray of shape (n_features_in_,)
-        Names of features seen during fit, when ``X`` has string column names.
-
-    n_iter_ : int
-        EM or L-BFGS iterations, or Adam epochs, of the kept run on the full
-        data (``partial_fit``: passes so far).
-
-    converged_ : bool
-        Whether that run met ``tol`` within ``max_iter``.
-
+    ----------{SHARED_ATTRIBUTES_DOC}
     log_likelihood_ : float
         Weighted mean per-sample training log-likelihood of the fitted model.
-
-    log_likelihood_curve_ : ndarray of shape (n_iter_ + 1,) or (n_iter_,)
-        Weighted mean training log-likelihood before the first and after each
-        EM or L-BFGS iteration of the kept run; for Adam one value per epoch
-        (the running mean over its mini-batches, as ``MLPRegressor``'s
-        ``loss_curve_``), and one per ``partial_fit`` pass.
-
-    objective_curve_ : ndarray of shape (n_iter_ + 1,) or (n_iter_,)
-        The penalised objective per unit weight along the same run; EM and
-        L-BFGS never decrease it.
-
-    expert_load_ : ndarray of shape (n_experts,)
-        Share of the training weight each expert received (weighted mean of
-        the responsibilities); sums to one.
-
-    gate_coef_ : ndarray of shape (n_experts, n_features)
-        Gate weights ``W_g`` in the units of ``X``.
-
-    gate_intercept_ : ndarray of shape (n_experts,)
-        Gate intercepts ``b_g``.
 
     expert_coef_ : ndarray of shape (n_experts, n_features) or (n_experts, n_outputs, n_features)
         Expert slopes ``A_k`` in the units of ``X`` and ``y`` (linear experts).
@@ -201,9 +171,13 @@ class MixtureOfExpertsRegressor(RegressorMixin, BaseMixtureOfExperts):
         self.verbose = verbose
         self.n_jobs = n_jobs
 
-    _validate_y_kwargs = {"multi_output": True, "y_numeric": True}
+    #: expert names of this estimator, in the order messages list them
+    _task_experts = ("linear", "constant")
 
     # -- hooks -------------------------------------------------------------
+
+    def _new_target(self):
+        return GaussianTarget()
 
     def _check_expert(self):
         if isinstance(self.expert, str) and self.expert == "logistic":
@@ -212,96 +186,38 @@ class MixtureOfExpertsRegressor(RegressorMixin, BaseMixtureOfExperts):
                 "takes expert='linear' or 'constant'."
             )
         if not isinstance(self.expert, str):
-            self._check_estimator_expert(classifier=False)
+            check_estimator_expert(self.expert, classifier=False)
 
-    def _encode_target(self, y, reset):
-        if scipy.sparse.issparse(y):
-            raise TypeError(
-                "A sparse matrix was passed as y, but dense targets are required. "
-                "Use y.toarray() to convert to a dense numpy array."
+    def _build_family(self, structure, target, seed, proxy):
+        """The expert family; ``proxy=True`` gives linear experts (the start search of mlp)."""
+        K, m, name = structure.n_experts, target.n_outputs, structure.expert_name
+        floor = np.full(m, VAR_FLOOR)
+        if name == "estimator" and not proxy:
+            return EstimatorExperts(
+                structure.expert, K, "gaussian", m, floor, seed=seed, n_jobs=self.n_jobs,
+                oof_variance=getattr(self, "_oof_variance", True),
             )
-        y = np.asarray(y, dtype=np.float64)
-        if reset:
-            self._y_ndim = y.ndim
-            self._n_outputs = 1 if y.ndim == 1 else y.shape[1]
-        elif (1 if y.ndim == 1 else y.shape[1]) != self._n_outputs:
-            raise ValueError(
-                f"y has {1 if y.ndim == 1 else y.shape[1]} outputs, but "
-                f"{self.__class__.__name__} was fitted with {self._n_outputs} outputs."
-            )
-        return y.reshape(y.shape[0], -1)
-
-    def _fit_target_scaling(self, T, w):
-        self._set_target_scaler(Scaler(T, w))
-
-    def _set_target_scaler(self, scaler):
-        self._y_scaler = scaler
-        with np.errstate(over="ignore"):
-            spread_ok = np.all(np.isfinite(self._y_scaler.scale_**2 * 1e8))
-        if not spread_ok:
-            raise ValueError(
-                f"y spreads over {self._y_scaler.scale_.max():.3g} (standard deviation): its "
-                "variances overflow float64. Rescale y (e.g. y / 1e150)."
-            )
-
-    def _target_for_hash(self, T):
-        return self._y_scaler.transform(T)
-
-    def _scaled_target(self, T):
-        return np.ascontiguousarray(self._y_scaler.transform(T))
-
-    def _make_family(self, proxy=False):
-        """The fitted expert family; ``proxy=True`` gives linear experts (mlp start search)."""
-        K, expert = self._structure.n_experts, self._structure.expert
-        floor = np.full(self._n_outputs, VAR_FLOOR)
-        if not isinstance(expert, str):
-            if not proxy:
-                return EstimatorExperts(
-                    expert, K, "gaussian", self._n_outputs, floor,
-                    seed=self._expert_seed(), n_jobs=self.n_jobs,
-                    oof_variance=getattr(self, "_oof_variance", True),
-                )
-            return GaussianExperts(K, self._n_outputs, linear=True,
-                                   alpha=self.alpha, var_floor=floor)
-        if expert == "mlp" and not proxy:
-            return MLPExperts(
-                K, self._structure.expert_hidden, "gaussian", self._n_outputs, self.alpha, floor
-            )
-        return GaussianExperts(
-            K,
-            self._n_outputs,
-            linear=expert in ("linear", "mlp"),
-            alpha=self.alpha,
-            var_floor=floor,
-        )
-
-    def _partial_fit_target(self, y, classes, first):
-        return self._encode_target(y, reset=first)
-
-    def _cluster_features(self, design):
-        # give y as much weight as all the features together
-        return design.target * np.sqrt(max(design.n_columns - 1, 1))
-
-    def _log_likelihood_shift(self):
-        return -float(np.sum(np.log(self._y_scaler.scale_)))
+        if name == "mlp" and not proxy:
+            return MLPExperts(K, structure.expert_hidden, "gaussian", m, self.alpha, floor)
+        linear = proxy or name in ("linear", "mlp")
+        return GaussianExperts(K, m, linear=linear, alpha=self.alpha, var_floor=floor)
 
     def _export_params(self, params):
-        self._export_gate(params["gate"])
-        sx, mx = self._scaler.scale_, self._scaler.mean_
-        sy, my = self._y_scaler.scale_, self._y_scaler.mean_
+        target = self._target()
+        sx, mx = self._x_scaler().scale_, self._x_scaler().mean_
+        sy, my = target.scaler.scale_, target.scaler.mean_
         var = params["experts"]["var"] * sy**2
-        squeeze = self._y_ndim == 1
+        squeeze = target.squeeze
         self.expert_var_ = var[:, 0] if squeeze else var
-        kind = self._structure.kind
-        self._clear_expert_attributes()
-        if kind == "estimator":
+        name = self._structure["expert_name"]
+        if name == "estimator":
             self.experts_ = list(params["experts"]["models"])
             return
-        if kind == "mlp":
+        if name == "mlp":
             return
         coef = params["experts"]["coef"]  # (K, m, q)
         intercept = sy * coef[:, :, 0] + my
-        if kind == "linear":
+        if name == "linear":
             slopes = sy[None, :, None] * coef[:, :, 1:] / sx
             intercept = intercept - np.einsum("kmd,d->km", slopes, mx)
             self.expert_coef_ = slopes[:, 0, :] if squeeze else slopes
@@ -310,43 +226,26 @@ class MixtureOfExpertsRegressor(RegressorMixin, BaseMixtureOfExperts):
     @available_if(BaseMixtureOfExperts._partial_fit_available)
     @_fit_context(prefer_skip_nested_validation=True)
     def partial_fit(self, X, y, sample_weight=None):
-        """Update the model with one pass of mini-batch Adam over ``(X, y)``.
+        return self._fit(X, y, sample_weight, incremental=True)
 
-        Whatever ``solver`` fitted the model (or none: the first call
-        initialises it from this batch as ``fit`` would, and fixes the
-        scaling of the data), the rows are shuffled and visited once in
-        mini-batches of ``batch_size``, one Adam step each. The optimiser
-        state is kept across calls; a fresh state ramps its learning rate up
-        over its first 200 steps, so that updating a converged model does not
-        throw it off its optimum. Use it for data that arrive in pieces or do
-        not fit in memory (call it repeatedly over the pieces, for several
-        passes).
-
+    partial_fit.__doc__ = PARTIAL_FIT_DOC + """
         Parameters
         ----------
         X : array-like of shape (n_samples, n_features)
         y : array-like of shape (n_samples,) or (n_samples, n_outputs)
         sample_weight : array-like of shape (n_samples,), default=None
-
-        Returns
-        -------
-        self : object
-            ``log_likelihood_`` is the mean log-likelihood over this pass
-            (each batch before its step); ``n_iter_`` counts passes.
-        """
-        return self._partial_fit(X, y, sample_weight, None)
+""" + PARTIAL_FIT_RETURNS_DOC
 
     # -- prediction ----------------------------------------------------------
 
-    def _expert_means(self, X1c, family):
-        sy, my = self._y_scaler.scale_, self._y_scaler.mean_
+    def _expert_means(self, X1c, family, target):
+        """Expert means in the user's units, ``(c, K * m)`` expert-major."""
+        sy, my = target.scaler.scale_, target.scaler.mean_
         means = family.means(self._params["experts"], X1c)  # (c, K*m) standardised
-        K, m = self._structure.n_experts, self._n_outputs
+        K, m = self._n_experts, target.n_outputs
         return (means.reshape(-1, K, m) * sy + my).reshape(-1, K * m)
 
-    def _shape_outputs(self, arr):
-        return arr[:, 0] if self._y_ndim == 1 else arr
-
+    @dask_rows
     def predict(self, X, return_std=False):
         """Predictive mean ``sum_k g_k(x) mu_k(x)``, optionally with its std.
 
@@ -363,20 +262,18 @@ class MixtureOfExpertsRegressor(RegressorMixin, BaseMixtureOfExperts):
         std : ndarray of shape (n_samples,) or (n_samples, n_outputs)
             Only when ``return_std=True``.
         """
-        if _dask.is_dask_collection(X):
-            return _dask.map_rows(self, "predict", X, return_std=return_std)
         X = self._check_X(X)
-        K, m = self._structure.n_experts, self._n_outputs
-        family = self._make_family()
+        target = self._target()
+        K, m = self._n_experts, target.n_outputs
+        family = self._family()
         mean = np.empty((X.shape[0], m))
         var = np.empty((X.shape[0], m))
-        expert_var = np.ascontiguousarray(self._params["experts"]["var"] * self._y_scaler.scale_**2)
+        sy, my = target.scaler.scale_, target.scaler.mean_
         with numba_threads(self.n_jobs):
             if self._sparse:
                 # only the top_k routed experts of each row are evaluated
-                sy, my = self._y_scaler.scale_, self._y_scaler.mean_
                 var_std = np.ascontiguousarray(self._params["experts"]["var"])
-                top_k = self._structure.top_k
+                top_k = self._structure["top_k"]
                 width = top_k * (family.width + m) + K
                 for sl, X1c in self._X1_chunks(X, width):
                     sel, g = route(X1c, self._params["gate"], top_k)
@@ -385,14 +282,16 @@ class MixtureOfExpertsRegressor(RegressorMixin, BaseMixtureOfExperts):
                 mean = mean * sy + my
                 var = var * sy**2
             else:
+                expert_var = np.ascontiguousarray(self._params["experts"]["var"] * sy**2)
                 for sl, X1c in self._X1_chunks(X, K * m):
                     g = gate_proba(X1c, self._params["gate"])
-                    means = np.ascontiguousarray(self._expert_means(X1c, family))
+                    means = np.ascontiguousarray(self._expert_means(X1c, family, target))
                     _kernels.gaussian_mixture_moments_rows(g, means, expert_var, mean[sl], var[sl])
-        if return_std:
-            return self._shape_outputs(mean), self._shape_outputs(np.sqrt(var))
-        return self._shape_outputs(mean)
+        if target.squeeze:
+            mean, var = mean[:, 0], var[:, 0]
+        return (mean, np.sqrt(var)) if return_std else mean
 
+    @dask_rows
     def predict_experts(self, X):
         """Each expert's mean prediction ``mu_k(x)``.
 
@@ -404,16 +303,15 @@ class MixtureOfExpertsRegressor(RegressorMixin, BaseMixtureOfExperts):
         -------
         means : ndarray of shape (n_samples, n_experts) or (n_samples, n_experts, n_outputs)
         """
-        if _dask.is_dask_collection(X):
-            return _dask.map_rows(self, "predict_experts", X)
         X = self._check_X(X)
-        K, m = self._structure.n_experts, self._n_outputs
-        family = self._make_family()
+        target = self._target()
+        K, m = self._n_experts, target.n_outputs
+        family = self._family()
         out = np.empty((X.shape[0], K, m))
         with numba_threads(self.n_jobs):
             for sl, X1c in self._X1_chunks(X, K * m):
-                out[sl] = self._expert_means(X1c, family).reshape(-1, K, m)
-        return out[:, :, 0] if self._y_ndim == 1 else out
+                out[sl] = self._expert_means(X1c, family, target).reshape(-1, K, m)
+        return out[:, :, 0] if target.squeeze else out
 
     def sample_y(self, X, n_samples=1, random_state=None):
         """Draw targets from the mixture predictive distribution.
@@ -432,10 +330,11 @@ class MixtureOfExpertsRegressor(RegressorMixin, BaseMixtureOfExperts):
         check_scalar(n_samples, "n_samples", Integral, min_val=1)
         X = self._check_X(X)
         rng = check_random_state(random_state)
-        K, m = self._structure.n_experts, self._n_outputs
+        target = self._target()
+        K, m = self._n_experts, target.n_outputs
         g = self.gate_proba(X)
         means = self.predict_experts(X).reshape(X.shape[0], K, m)
-        std = np.sqrt(self._params["experts"]["var"]) * self._y_scaler.scale_  # (K, m)
+        std = np.sqrt(self._params["experts"]["var"]) * target.scaler.scale_  # (K, m)
         cum = np.cumsum(g, axis=1)
         cum[:, -1] = 1.0
         u = rng.uniform(size=(X.shape[0], n_samples))
@@ -445,7 +344,7 @@ class MixtureOfExpertsRegressor(RegressorMixin, BaseMixtureOfExperts):
         mu = means[rows, which]  # (n, n_samples, m)
         noise = rng.standard_normal(size=mu.shape) * std[which]
         draws = np.transpose(mu + noise, (0, 2, 1))  # (n, m, n_samples)
-        return draws[:, 0, :] if self._y_ndim == 1 else draws
+        return draws[:, 0, :] if target.squeeze else draws
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()

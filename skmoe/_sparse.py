@@ -57,8 +57,8 @@ import numpy as np
 from scipy.special import expit
 
 from . import _kernels
-from ._objective import PackedParameters
-from ._solvers._em import EMResult
+from ._objective import BatchStats, PackedParameters
+from ._result import FitResult
 from ._threads import threaded
 
 #: Added to the noise scale in the smooth load estimate.
@@ -140,7 +140,10 @@ class SparseObjective(PackedParameters):
     # -- one mini-batch ------------------------------------------------------
 
     def batch_value_and_grad(self, params, X1b, target_b, weight_b, eps):
-        """``(J, grads dict, ll_sum, weight, load)`` of one mini-batch with noise ``eps``."""
+        """``(J, grads dict, BatchStats)`` of one mini-batch with noise ``eps``.
+
+        ``BatchStats.extra`` is the batch's load-balancing term.
+        """
         family = self.family
         k, K = self.top_k, params["gate"].shape[0]
         n = X1b.shape[0]
@@ -187,13 +190,13 @@ class SparseObjective(PackedParameters):
         np.put_along_axis(gH, sel, -resid / wb, axis=1)
         gh = np.zeros((n, K))
         gn = np.zeros((n, K)) if self.noisy else None
-        self._last_balance = 0.0
+        balance = 0.0
         if self.load_balancing > 0.0 and K > 1:
             bal, bal_H, bal_h, bal_n = self._balance(
                 h, H, sel, weight_b, nz if self.noisy else None, scale if self.noisy else None
             )
             value += self.load_balancing * bal
-            self._last_balance = self.load_balancing * bal
+            balance = self.load_balancing * bal
             gH += self.load_balancing * bal_H
             gh += self.load_balancing * bal_h
             if self.noisy:
@@ -211,7 +214,7 @@ class SparseObjective(PackedParameters):
         for key in family.grad_keys:
             grads[key] = pen_scale * pen_grad[key] - grad_free[key] / wb
         value += self.penalty(params) * pen_scale
-        return value, grads, ll_sum, wb, load
+        return value, grads, BatchStats(ll_sum, wb, load, balance)
 
     def _balance(self, h, H, sel, w, nz, scale):
         """``CV^2(importance) + CV^2(load)`` and its derivatives in ``H``, ``h``, ``n``.
@@ -256,12 +259,10 @@ class SparseObjective(PackedParameters):
         eps = None
         if self.noisy:
             eps = self.rng.standard_normal(size=(X1b.shape[0], params["gate"].shape[0]))
-        _, grads, ll, w, load = self.batch_value_and_grad(params, X1b, target_b, weight_b, eps)
-        self.last_extra = self._last_balance
+        _, grads, stats = self.batch_value_and_grad(params, X1b, target_b, weight_b, eps)
         for key, _, sl in self.layout(like):
             out[sl] = grads[key].ravel()
-        self.last_resp_weight = load
-        return ll, w
+        return stats
 
     # -- the fitted model ------------------------------------------------------
 
@@ -279,7 +280,7 @@ class SparseObjective(PackedParameters):
             weight += np.bincount(sel.ravel(), weights=(g * w[:, None]).ravel(), minlength=K)
         ll = total_ll / design.total_weight
         obj = ll - self.penalty(params) / design.total_weight
-        return EMResult(
+        return FitResult(
             params=params, log_likelihood=ll, objective=obj, curve=[ll], objective_curve=[obj],
             n_iter=0, converged=True, expert_weight=weight,
             collapsed=np.zeros(K, dtype=bool),

@@ -32,7 +32,8 @@ the iterate with the best penalised objective.
 
 import numpy as np
 from joblib import Parallel, delayed
-from sklearn.base import clone
+from sklearn.base import clone, is_classifier, is_regressor
+from sklearn.utils.validation import has_fit_parameter
 
 from .. import _kernels
 from .._data import PARALLEL_MIN_CELLS
@@ -253,3 +254,38 @@ class EstimatorExperts(ExpertFamily):
 
     def penalty(self, params):
         return 0.0
+
+
+def check_estimator_expert(expert, classifier):
+    """An estimator expert must take ``sample_weight`` (and ``predict_proba``)."""
+    name = type(expert).__name__
+    try:
+        is_classifier(expert)
+    except (AttributeError, TypeError) as exc:
+        raise TypeError(
+            f"expert={name}() is not a scikit-learn estimator ({exc}); give a "
+            "BaseEstimator subclass with fit(X, y, sample_weight) and predict."
+        ) from exc
+    if classifier and not is_classifier(expert):
+        raise ValueError(
+            f"expert={name}() is not a classifier; MixtureOfExpertsClassifier needs "
+            "classifier experts with predict_proba."
+        )
+    if not classifier and is_classifier(expert):
+        raise ValueError(
+            f"expert={name}() is a classifier; MixtureOfExpertsRegressor needs "
+            "regressor experts."
+        )
+    if not (classifier or is_regressor(expert) or hasattr(expert, "predict")):
+        raise ValueError(f"expert={name}() has no predict method.")
+    if not has_fit_parameter(expert, "sample_weight"):
+        raise ValueError(
+            f"expert={name}() does not accept sample_weight in fit; estimator experts are "
+            "fitted with the responsibilities as sample weights. Choose an estimator "
+            "whose fit takes sample_weight."
+        )
+    if classifier and not hasattr(expert, "predict_proba"):
+        raise ValueError(
+            f"expert={name}() has no predict_proba; classifier experts must give class "
+            "probabilities."
+        )

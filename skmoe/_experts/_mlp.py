@@ -70,7 +70,6 @@ class MLPExperts(ExpertFamily):
     #: 0.77 unconverged after 200 from 0.1); Adam's fixed-size steps need
     #: well-conditioned output weights (from the 1e-6 start, lr=1e-2 fell to
     #: 0.70; from 0.1 it reached 0.74-0.80).
-    init_ridge = 1e-6
 
     def __init__(self, n_experts, hidden, output, n_outputs, alpha, var_floor=None):
         self.n_experts = n_experts
@@ -243,7 +242,7 @@ class MLPExperts(ExpertFamily):
 
     # -- initialisation -----------------------------------------------------
 
-    def init_params(self, design, resp, rng):
+    def init_params(self, design, resp, rng, ridge=1e-6):
         """Parameters from starting responsibilities ``(n, K)``.
 
         Hidden weights are random (``N(0, 1/p)``: standardised inputs give
@@ -273,7 +272,7 @@ class MLPExperts(ExpertFamily):
                 F[:, 1:] = H[:, k * h : (k + 1) * h]
                 gram = (F * v[:, None]).T @ F
                 rhs = (F * v[:, None]).T @ design.target
-                sol = solve_ridge(gram, rhs, max(self.alpha, self.init_ridge * nk))  # (h + 1, o)
+                sol = solve_ridge(gram, rhs, max(self.alpha, ridge * nk))  # (h + 1, o)
                 W2[k] = sol.T
                 resid = design.target - F @ sol
                 params["var"][k] = np.maximum(v @ (resid * resid) / nk, self.var_floor)

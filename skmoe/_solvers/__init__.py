@@ -1,6 +1,15 @@
-"""Solvers: same inputs (design, family, gate step, parameters), same outputs."""
+"""Solvers behind one contract (``_base.Solver``), registered by name.
 
-from ._em import EMResult, estep_pass, run_em
-from ._lbfgs import run_lbfgs
+``SOLVERS`` is the registry the estimators choose from (the ``solver``
+option); its order is the order in which messages name the solvers.
+"""
 
-__all__ = ["EMResult", "estep_pass", "run_em", "run_lbfgs"]
+from ._adam import AdamSolver
+from ._base import FitTask, Solver, SolverSettings
+from ._em import EMSolver
+from ._lbfgs import LBFGSSolver
+
+SOLVERS = {cls.name: cls for cls in (EMSolver, LBFGSSolver, AdamSolver)}
+
+__all__ = ["SOLVERS", "AdamSolver", "EMSolver", "FitTask", "LBFGSSolver", "Solver",
+           "SolverSettings"]

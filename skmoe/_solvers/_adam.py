@@ -24,12 +24,13 @@ not improved on the best so far by at least ``tol`` for more than
 """
 
 import time
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 
 import numpy as np
 
 from .. import _kernels
 from .._objective import MixtureObjective
+from ._base import Solver
 
 BETA1 = 0.9
 BETA2 = 0.999
@@ -51,25 +52,45 @@ class AdamState:
     t: int = 0
     #: steps of the linear learning-rate ramp of this state
     warmup: int = 1
-    last_extra: float = 0.0
 
     @classmethod
     def fresh(cls, size, warmup=None):
         return cls(np.zeros(size), np.zeros(size), 0,
                    WARMUP_STEPS if warmup is None else max(int(warmup), 1))
 
+    def to_dict(self):
+        """Plain arrays and ints (what an estimator stores)."""
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, state, size, warmup=None):
+        """The state stored by :meth:`to_dict`, or a fresh one if none fits ``size``."""
+        if state is None or np.shape(state["m"]) != (size,):
+            return cls.fresh(size, warmup)
+        return cls(np.array(state["m"]), np.array(state["v"]), int(state["t"]),
+                   int(state["warmup"]))
+
+
+@dataclass
+class EpochStats:
+    """Sums over one epoch, each row evaluated before its batch's step.
+
+    ``ll_sum``: ``sum_i w_i log p(y_i | x_i)``; ``weight_sum``: ``sum_i w_i``;
+    ``load``: ``sum_i w_i r_ik`` per expert; ``extra``: the weighted mean of
+    the batches' extra loss terms (the sparse model's load balancing).
+    """
+
+    ll_sum: float
+    weight_sum: float
+    load: np.ndarray
+    extra: float
+
 
 def adam_pass(objective, theta, like, state, design, *, batch_size, learning_rate, rng,
               lower=None, upper=None):
-    """One epoch of Adam over ``design`` in shuffled mini-batches; updates ``theta`` in place.
+    """One epoch of Adam over ``design`` in shuffled mini-batches; an :class:`EpochStats`.
 
-    Returns
-    -------
-    ll_sum, weight_sum : float
-        Sum of ``w_i log p(y_i | x_i)`` over the epoch, each row evaluated at
-        the parameters before its batch's step, and the sum of the weights.
-    load : ndarray of shape (n_experts,)
-        Sum of ``w_i r_ik`` over the epoch (the same way).
+    Updates ``theta`` and ``state`` in place.
     """
     n = design.n_samples
     order = rng.permutation(n)
@@ -80,11 +101,11 @@ def adam_pass(objective, theta, like, state, design, *, batch_size, learning_rat
     for start in range(0, n, batch_size):
         idx = order[start : start + batch_size]
         with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
-            ll, w = objective.batch_grad(
+            batch = objective.batch_grad(
                 theta, like, X1.take(idx, axis=0), target.take(idx, axis=0), weight.take(idx),
                 grad,
             )
-        if not (np.isfinite(ll) and np.all(np.isfinite(grad))):
+        if not (np.isfinite(batch.ll) and np.all(np.isfinite(grad))):
             raise FloatingPointError(
                 f"Adam diverged: the loss or its gradient became non-finite at step "
                 f"{state.t + 1}. Lower learning_rate (now {learning_rate})."
@@ -100,14 +121,11 @@ def adam_pass(objective, theta, like, state, design, *, batch_size, learning_rat
             np.maximum(theta, lower, out=theta)
         if upper is not None:
             np.minimum(theta, upper, out=theta)
-        ll_sum += ll
-        weight_sum += w
-        extra_sum += w * getattr(objective, "last_extra", 0.0)
-        load = objective.last_resp_weight if load is None else load + objective.last_resp_weight
-    #: weighted mean over the epoch of the batches' extra loss terms (the
-    #: sparse model's load balancing), for the stopping rule
-    state.last_extra = extra_sum / weight_sum
-    return ll_sum, weight_sum, load
+        ll_sum += batch.ll
+        weight_sum += batch.weight
+        extra_sum += batch.weight * batch.extra
+        load = batch.load if load is None else load + batch.load
+    return EpochStats(ll_sum, weight_sum, load, extra_sum / weight_sum)
 
 
 def run_adam(design, family, params, *, max_iter, tol, gate_alpha, batch_size,
@@ -117,24 +135,22 @@ def run_adam(design, family, params, *, max_iter, tol, gate_alpha, batch_size,
 
     ``objective`` defaults to the dense :class:`MixtureObjective`; the sparse
     model passes its own (same interface: ``pack``, ``unpack``,
-    ``lower_bounds``, ``batch_grad``, ``penalty``, ``evaluate``).
+    ``bounds``, ``batch_grad``, ``penalty``, ``evaluate``).
 
     Returns
     -------
-    result : EMResult
+    result : FitResult
         ``curve`` holds one value per epoch (the running mean log-likelihood
         of the epoch, see the module docstring); ``log_likelihood`` is the
-        exact mean log-likelihood of the returned parameters.
-    state : AdamState
-        For continuing with ``partial_fit``.
+        exact mean log-likelihood of the returned parameters;
+        ``optimizer_state`` the Adam state (``AdamState.to_dict``) for
+        continuing with ``partial_fit``.
     """
     t_start = time.perf_counter()
     if objective is None:
         objective = MixtureObjective(design, family, gate_alpha)
     like = params
-    theta = objective.pack(params)
-    lower, upper = objective.bounds(like)
-    theta = np.clip(theta, lower, upper) if lower is not None or upper is not None else theta
+    theta, lower, upper = clipped_start(objective, params)
     if state is None or state.m.shape != theta.shape:
         # fit: ramp over at most one epoch (small data sets take few steps
         # per epoch and would otherwise spend most epochs ramping up)
@@ -146,12 +162,12 @@ def run_adam(design, family, params, *, max_iter, tol, gate_alpha, batch_size,
     converged = False
     n_iter = 0
     for epoch in range(int(max_iter)):
-        ll_sum, w_sum, _ = adam_pass(
+        stats = adam_pass(
             objective, theta, like, state, design, batch_size=batch_size,
             learning_rate=learning_rate, rng=rng, lower=lower, upper=upper,
         )
         n_iter = epoch + 1
-        ll = ll_sum / w_sum
+        ll = stats.ll_sum / stats.weight_sum
         penalty = objective.penalty(objective.unpack(theta, like, copy=False))
         obj = ll - penalty / objective.total_weight
         curve.append(ll)
@@ -159,7 +175,7 @@ def run_adam(design, family, params, *, max_iter, tol, gate_alpha, batch_size,
         if verbose >= 1:
             print(f"[{label}] epoch {n_iter:4d}  mean log-likelihood {ll + report_shift: .8f}")
         # the stopping rule watches the whole training loss, load balancing included
-        loss = -obj + state.last_extra
+        loss = -obj + stats.extra
         if loss > best_loss - tol:
             no_improvement += 1
         else:
@@ -180,4 +196,48 @@ def run_adam(design, family, params, *, max_iter, tol, gate_alpha, batch_size,
     result.n_iter = n_iter
     result.converged = converged
     result.timings = {"solver": t_solver, "total_solver": time.perf_counter() - t_start}
-    return result, state
+    result.optimizer_state = state.to_dict()
+    return result
+
+
+def clipped_start(objective, params):
+    """Packed ``params`` projected onto the objective's bounds, and the bounds."""
+    theta = objective.pack(params)
+    lower, upper = objective.bounds(params)
+    if lower is not None or upper is not None:
+        theta = np.clip(theta, lower, upper)
+    return theta, lower, upper
+
+
+class AdamSolver(Solver):
+    """Mini-batch Adam (:func:`run_adam`); also one epoch at a time for ``partial_fit``."""
+
+    name = "adam"
+    routing = ("dense", "sparse")
+    experts = ("linear", "constant", "logistic", "mlp")
+    incremental = True
+
+    def run(self, task, params, rng):
+        s = self.settings
+        return run_adam(
+            task.design, task.family, params, max_iter=s.max_iter, tol=s.tol,
+            gate_alpha=s.gate_alpha, batch_size=s.batch_size, learning_rate=s.learning_rate,
+            rng=rng, verbose=s.verbose, report_shift=task.report_shift,
+            objective=task.objective,
+        )
+
+    def epoch(self, task, params, state, rng):
+        """One pass over ``task.design`` from ``params`` and the stored ``state``.
+
+        Returns the new parameters, the :class:`EpochStats` and the new state
+        (``AdamState.to_dict``). A fresh state ramps the learning rate over
+        ``WARMUP_STEPS`` steps.
+        """
+        objective = task.objective
+        theta, lower, upper = clipped_start(objective, params)
+        adam = AdamState.from_dict(state, theta.shape[0])
+        stats = adam_pass(
+            objective, theta, params, adam, task.design, batch_size=self.settings.batch_size,
+            learning_rate=self.settings.learning_rate, rng=rng, lower=lower, upper=upper,
+        )
+        return objective.unpack(theta, params), stats, adam.to_dict()

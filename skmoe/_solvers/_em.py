@@ -14,13 +14,13 @@ parameters}`` in standardised units.
 """
 
 import time
-from dataclasses import dataclass, field
 
 import numpy as np
 
-from .._data import Design
 from .._gate import gate_penalty
-from .._softmax import rows_objective
+from .._passes import MStepContext, objective_parts
+from .._result import FitResult
+from ._base import Solver
 
 #: An expert whose share of the training weight falls below this is
 #: "collapsed": its parameters are frozen (never removed) and its gate
@@ -36,155 +36,6 @@ COLLAPSE_SHARE = 1e-8
 #: diabetes the start was never beaten), so 3 keeps the quality and stops
 #: 7 of 10 discarded refits of every expert, the dominant cost.
 BEST_PATIENCE = 3
-
-
-@dataclass
-class EMResult:
-    """What a run of EM hands back to the estimator."""
-
-    params: dict
-    log_likelihood: float
-    objective: float
-    curve: list
-    objective_curve: list
-    n_iter: int
-    converged: bool
-    expert_weight: np.ndarray
-    collapsed: np.ndarray
-    timings: dict = field(default_factory=dict)
-
-
-class RowPasses:
-    """The data passes of one EM run over a :class:`~skmoe._data.Design` in memory.
-
-    Every access to the rows in an EM iteration goes through this object:
-    the E-step (which stores the responsibilities and per-sample
-    log-likelihoods) and the evaluation of softmax-step candidates on all
-    rows with the stored responsibilities (the gate's, and the logistic
-    experts'). ``skmoe._dask.DaskPasses`` implements the same methods as
-    map-reduces over the chunks of a Dask array, so ``run_em`` and the
-    M-steps are written once.
-
-    Parameters
-    ----------
-    design : Design
-    n_experts : int
-    resp : ndarray of shape (n_samples, n_experts) or None
-        Responsibilities to start from (default: filled by :meth:`estep`).
-    """
-
-    def __init__(self, design, n_experts, resp=None):
-        self.design = design
-        self.resp = np.empty((design.n_samples, n_experts)) if resp is None else resp
-        self.log_norm = np.empty(design.n_samples)
-
-    def estep(self, family, params, stats):
-        """E-step over all rows (see :func:`estep_pass`).
-
-        Returns the gate's data gradient, its expected complete-data
-        log-likelihood ``gate_q`` and ``sum_i w_i log p(y_i | x_i)``.
-        """
-        grad, gate_q = estep_pass(self.design, family, params, self.resp, self.log_norm, stats)
-        return grad, gate_q, float(np.sum(self.design.weight * self.log_norm))
-
-    def gate_objective(self, alpha):
-        """``evaluate(candidates, need_grad)`` of the gate's softmax regression."""
-        d = self.design
-        return rows_objective(d.X1, d.weight, self.resp, alpha)
-
-    def expert_objective(self, family, k, alpha):
-        """``evaluate(candidates, need_grad)`` of logistic expert ``k``'s regression."""
-        d = self.design
-        return rows_objective(
-            family._inputs(d.X1), d.weight * self.resp[:, k], d.onehot(family.n_classes), alpha
-        )
-
-
-class MStepContext:
-    """Data access for M-steps that need more than the sufficient statistics.
-
-    Iterative expert M-steps (logistic experts) evaluate candidate steps on
-    all rows with the stored responsibilities (``passes``), and form Newton
-    Hessians on a thinned, order-free set of rows (``hessian_rows``).
-    ``design`` and ``resp`` are the rows in memory (estimator experts).
-    """
-
-    def __init__(self, passes, family, params, hessian_design):
-        self.passes = passes
-        self._family = family
-        self._params = params
-        self._hessian_design = hessian_design
-
-    @property
-    def design(self):
-        return self.passes.design
-
-    @property
-    def resp(self):
-        return self.passes.resp
-
-    def hessian_rows(self, stride_fn, n_classes, q):
-        """Thinned rows with their responsibilities (``X1``, ``weight``, ``resp``)."""
-        hd = self._hessian_design
-        stride = stride_fn(hd.n_samples, n_classes, q)
-        if hd is self.passes.design:
-            return _Rows(hd.X1[::stride], hd.weight[::stride], self.resp[::stride])
-        rows = slice(None, None, stride)
-        thin = Design(hd.X1[rows].copy(), hd.target[rows].copy(), hd.weight[rows].copy())
-        resp = np.empty((thin.n_samples, self._params["gate"].shape[0]))
-        estep_pass(thin, self._family, self._params, resp, np.empty(thin.n_samples))
-        return _Rows(thin.X1, thin.weight, resp)
-
-
-@dataclass
-class _Rows:
-    X1: np.ndarray
-    weight: np.ndarray
-    resp: np.ndarray
-
-
-def estep_pass(design, family, params, resp, log_norm, stats=None):
-    """E-step over all rows of ``design``.
-
-    Fills ``resp`` (n_samples, n_experts) and ``log_norm`` (n_samples,) in
-    place, adds the experts' sufficient statistics into ``stats`` when given,
-    and returns the gradient of the gate's expected complete-data
-    log-likelihood (without penalty), shape (n_experts, p), and that
-    log-likelihood itself, ``sum_i w_i sum_k r_ik log g_ik``.
-    """
-    coef = params["gate"]
-    n_experts, p = coef.shape
-    grad = np.zeros_like(coef)
-    gate_q = 0.0
-    width = n_experts * family.width + p
-    weight = design.weight
-    for sl in design.chunks(width):
-        Xc = design.X1[sl]
-        target_c = design.target[sl]
-        logits = Xc @ coef.T
-        resid = np.empty_like(logits)
-        q_rows = np.empty(logits.shape[0])
-        resp_c = resp[sl]
-        family.estep_chunk(
-            params["experts"], Xc, target_c, weight[sl], logits, resp_c, log_norm[sl], resid,
-            q_rows,
-        )
-        grad += resid.T @ Xc
-        gate_q += q_rows.sum()
-        if stats is not None:
-            family.accumulate(stats, params["experts"], Xc, target_c, resp_c * weight[sl, None])
-    return grad, gate_q
-
-
-def objective_parts(design, family, params, ll_sum, gate_alpha):
-    """Weighted mean log-likelihood and penalised objective (per unit weight).
-
-    ``ll_sum`` is ``sum_i w_i log p(y_i | x_i)``.
-    """
-    total = design.total_weight
-    ll = ll_sum / total
-    penalty = gate_penalty(params["gate"], gate_alpha) + family.penalty(params["experts"])
-    return ll, ll - penalty / total
 
 
 def run_em(
@@ -238,7 +89,7 @@ def run_em(
 
     Returns
     -------
-    EMResult
+    FitResult
         ``curve[t]`` is the mean log-likelihood after ``t`` M-steps
         (``curve[0]`` that of ``params``); the returned parameters are those
         whose log-likelihood is ``curve[-1]``.
@@ -311,7 +162,7 @@ def run_em(
     final_ll, final_obj, final_weight = curve[-1], objective_curve[-1], stats["n"].copy()
     if keep_best and best is not None and best[0] > final_obj:
         final_obj, final_ll, params, final_weight = best
-    return EMResult(
+    return FitResult(
         params=params,
         log_likelihood=final_ll,
         objective=final_obj,
@@ -325,24 +176,20 @@ def run_em(
     )
 
 
-def evaluate(design, family, params, gate_alpha):
-    """Exact log-likelihood, objective and expert weights of ``params`` on ``design``."""
-    n_experts = params["gate"].shape[0]
-    resp = np.empty((design.n_samples, n_experts))
-    log_norm = np.empty(design.n_samples)
-    estep_pass(design, family, params, resp, log_norm)
-    weight = design.weight @ resp
-    ll = float(np.dot(design.weight, log_norm)) / design.total_weight
-    penalty = gate_penalty(params["gate"], gate_alpha) + family.penalty(params["experts"])
-    obj = ll - penalty / design.total_weight
-    return EMResult(
-        params=params,
-        log_likelihood=ll,
-        objective=obj,
-        curve=[ll],
-        objective_curve=[obj],
-        n_iter=0,
-        converged=True,
-        expert_weight=weight,
-        collapsed=np.zeros(n_experts, dtype=bool),
-    )
+
+
+class EMSolver(Solver):
+    """Expectation-maximisation (:func:`run_em`), in memory or on Dask blocks."""
+
+    name = "em"
+    routing = ("dense",)
+    experts = ("linear", "constant", "logistic", "estimator")
+    distributed_experts = ("linear", "constant", "logistic")
+
+    def run(self, task, params, rng=None):
+        s = self.settings
+        return run_em(
+            task.design, task.family, task.gate_step, params, max_iter=s.max_iter, tol=s.tol,
+            gate_alpha=s.gate_alpha, gate_steps=task.gate_steps, verbose=s.verbose,
+            label=task.label or "EM", report_shift=task.report_shift, keep_best=task.keep_best,
+        )

@@ -19,7 +19,9 @@ import numpy as np
 import scipy.optimize
 
 from .._objective import MixtureObjective
-from ._em import EMResult, evaluate
+from .._passes import evaluate
+from .._result import FitResult
+from ._base import Solver
 
 #: Consecutive iterations with an objective decrease below ``tol`` that stop
 #: the run.
@@ -28,15 +30,15 @@ PATIENCE = 10
 
 def run_lbfgs(design, family, params, *, max_iter, tol, gate_alpha, verbose=0,
               report_shift=0.0, label="L-BFGS"):
-    """Run L-BFGS from ``params``; returns an :class:`EMResult` (same contract as EM)."""
+    """Run L-BFGS from ``params``; a :class:`~skmoe._result.FitResult`."""
     t_start = time.perf_counter()
     objective = MixtureObjective(design, family, gate_alpha)
     like = params
     cache = {}
 
     def fun(theta):
-        value, grad = objective.value_and_grad_packed(theta, like)
-        cache[theta.tobytes()] = (objective.last_loglik, -value)
+        value, grad, mean_ll = objective.value_and_grad_packed(theta, like)
+        cache[theta.tobytes()] = (mean_ll, -value)
         return value, grad
 
     theta0 = objective.pack(params)
@@ -96,7 +98,7 @@ def run_lbfgs(design, family, params, *, max_iter, tol, gate_alpha, verbose=0,
         state = "converged" if converged else "stopped"
         print(f"[{label}] {state} after {n_iter} iterations: "
               f"mean log-likelihood {ll + report_shift:.6f}")
-    return EMResult(
+    return FitResult(
         params=final,
         log_likelihood=ll,
         objective=-value,
@@ -109,3 +111,18 @@ def run_lbfgs(design, family, params, *, max_iter, tol, gate_alpha, verbose=0,
         timings={"solver": t_solver, "n_evals": int(result.nfev),
                  "total_solver": time.perf_counter() - t_start},
     )
+
+
+class LBFGSSolver(Solver):
+    """Full-batch L-BFGS-B (:func:`run_lbfgs`) on the dense objective."""
+
+    name = "lbfgs"
+    routing = ("dense",)
+    experts = ("linear", "constant", "logistic", "mlp")
+
+    def run(self, task, params, rng=None):
+        s = self.settings
+        return run_lbfgs(
+            task.design, task.family, params, max_iter=s.max_iter, tol=s.tol,
+            gate_alpha=s.gate_alpha, verbose=s.verbose, report_shift=task.report_shift,
+        )
