@@ -133,8 +133,8 @@ def test_distributed_fit_from_scratch_multi_output(client):
         mem = MixtureOfExpertsRegressor(**params).fit(X, y, sample_weight=w)
         dist = MixtureOfExpertsRegressor(**params).fit(dX, dy, sample_weight=dw)
     assert dist.expert_coef_.shape == (2, 2, 3)
-    _assert_close(dist._scaler.mean_, mem._scaler.mean_, "X mean")
-    _assert_close(dist._y_scaler.scale_, mem._y_scaler.scale_, "y scale")
+    _assert_close(dist._x_scaler().mean_, mem._x_scaler().mean_, "X mean")
+    _assert_close(dist._target().scaler.scale_, mem._target().scaler.scale_, "y scale")
     _assert_same_fit(dist, mem)
 
 

@@ -41,7 +41,7 @@ def test_ridge_experts_reproduce_linear_experts(regimes):
     assert_allclose(ridge.gate_proba(X_test), linear.gate_proba(X_test), atol=0.02)
     # Ridge experts see standardised features: their coefficients times the
     # scale of y over the scale of X are the linear experts' slopes
-    scale = ridge._y_scaler.scale_[0] / ridge._scaler.scale_
+    scale = ridge._target().scaler.scale_[0] / ridge._x_scaler().scale_
     coef = np.array([model.coef_ * scale for model in ridge.experts_])
     order_r = np.argsort(coef[:, 0])
     order_l = np.argsort(linear.expert_coef_[:, 0])

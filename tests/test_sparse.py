@@ -272,7 +272,7 @@ def test_prediction_evaluates_only_the_selected_experts(regimes):
     assert np.all(model.gate_proba(X)[:, 3] == 0)
     # the same model read densely is poisoned: the check above is not vacuous
     # (prediction follows the fitted structure, not set_params: change that)
-    model._structure = model._structure._replace(top_k=None)
+    model._structure = {**model._structure, "top_k": None}
     assert np.isnan(model.predict(X)).any()
 
 
