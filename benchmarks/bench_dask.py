@@ -14,6 +14,15 @@ same per-iteration quantity of the in-memory fit on ``--mem-rows`` rows
     python benchmarks/bench_dask.py                 # 1e7 rows, 3 repeats (~10 min)
     python benchmarks/bench_dask.py --quick         # 1e6 distributed, 1e5 in memory
     python benchmarks/bench_dask.py --rows 2e6 --mem-rows 2e5 --repeats 1
+    python benchmarks/bench_dask.py --payload [--repo PATH]   # bytes per E-step task
+
+``--payload`` fits 40,000 rows in 4 blocks on an in-process ``distributed``
+cluster and measures, for the graph submitted by the first E-step of the
+main run, the pickled size of each block task (``cloudpickle`` of its task
+spec; the persisted blocks are futures, not data) and of the other literals
+the submission carries once (the expert family and the parameters, when
+they are shared keys). ``--repo`` measures another checkout (e.g. the
+commit before a change) with this same script.
 """
 
 import argparse
@@ -82,9 +91,9 @@ def _record_cpu_of_main_run(n_rows):
     cost. The main run is the one on all ``n_rows`` rows (the start search
     runs on samples).
     """
-    import skmoe._base
+    import skmoe._solvers._em as em
 
-    inner = skmoe._base.run_em
+    inner = em.run_em
 
     def run_em(design, *args, **kwargs):
         if design.n_samples < 0.9 * n_rows:
@@ -98,7 +107,7 @@ def _record_cpu_of_main_run(n_rows):
         LAST_CPU["workers"] = workers1 - workers0
         return result
 
-    skmoe._base.run_em = run_em
+    em.run_em = run_em
     return inner
 
 
@@ -119,6 +128,53 @@ def _fit(Est, X, y, n_jobs=None):
     return est, time.perf_counter() - t0
 
 
+def _payload():
+    """Pickled bytes of the first main-run E-step's block tasks and shared literals."""
+    import cloudpickle
+    import dask
+    import dask.array
+    import distributed
+    import numpy as np
+    from _data import make_moe_regression
+
+    from skmoe import MixtureOfExpertsRegressor as Est
+
+    X, y, _ = make_moe_regression(40_000, N_FEATURES, N_EXPERTS, random_state=1)
+    found = {}
+    real_persist = dask.persist
+
+    def spy(*collections, **kwargs):
+        dsk = {}
+        for collection in collections:
+            dsk.update(dict(collection.__dask_graph__()))
+        tasks = [k for k in dsk if "_estep_block" in str(k)]
+        if tasks and "tasks" not in found and len(tasks) == 4:
+            sizes = {k: len(cloudpickle.dumps(v)) for k, v in dsk.items()}
+            found["tasks"] = [sizes[k] for k in tasks]
+            other = [k for k in dsk if k not in tasks and "_add" not in str(k)
+                     and "add-" not in str(k) and not isinstance(dsk[k], distributed.Future)]
+            found["shared"] = sum(sizes[k] for k in other)
+            found["total"] = sum(sizes.values())
+        return real_persist(*collections, **kwargs)
+
+    with distributed.LocalCluster(n_workers=1, threads_per_worker=2, processes=False,
+                                  dashboard_address=None) as cluster, \
+            distributed.Client(cluster):
+        dX = dask.array.from_array(X, chunks=(10_000, N_FEATURES))
+        dy = dask.array.from_array(y, chunks=10_000)
+        dask.persist = spy
+        try:
+            with quiet_fit():
+                Est(n_experts=N_EXPERTS, max_iter=2, tol=0.0, random_state=0).fit(dX, dy)
+        finally:
+            dask.persist = real_persist
+    print(skmoe_location())
+    print(f"E-step block task bytes (4 blocks): median {np.median(found['tasks']):.0f}, "
+          f"max {max(found['tasks'])}; shared literals once per E-step: {found['shared']} bytes; "
+          f"whole submission: {found['total']} bytes")
+    return 0
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=float, default=1e7)
@@ -126,7 +182,13 @@ def main(argv=None):
     parser.add_argument("--mem-rows", type=float, default=1e6)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--payload", action="store_true")
+    parser.add_argument("--repo", default=None, help="measure the skmoe of this checkout")
     args = parser.parse_args(argv)
+    if args.repo:
+        sys.path.insert(0, os.path.abspath(args.repo))
+    if args.payload:
+        return _payload()
     if args.quick:
         args.rows, args.mem_rows, args.block_rows = 1e6, 1e5, 1e5
     n_rows, block_rows, mem_rows = int(args.rows), int(args.block_rows), int(args.mem_rows)
@@ -164,9 +226,9 @@ def main(argv=None):
               f"{[round(v, 1) for v in mem[n_jobs]]}; CPU ms/iter {[round(v) for v in cpu]}; "
               f"whole fit {[round(t, 2) for _, t in runs]} s", flush=True)
     del Xm, ym
-    import skmoe._base
+    import skmoe._solvers._em as em
 
-    skmoe._base.run_em = inner
+    em.run_em = inner
     _record_cpu_of_main_run(n_rows)
 
     # -- distributed ----------------------------------------------------------
