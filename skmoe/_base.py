@@ -10,13 +10,11 @@ gate) is here.
 """
 
 import time
-import warnings
 from abc import ABCMeta, abstractmethod
 from numbers import Integral, Real
 
 import numpy as np
 from sklearn.base import BaseEstimator, _fit_context
-from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted, validate_data
@@ -217,7 +215,7 @@ class BaseMixtureOfExperts(BaseEstimator, metaclass=ABCMeta):
 
     def _store_fit(self, result, timings, total_weight, t_start):
         """Keep the winning run: fitted attributes, timings, ``partial_fit`` state."""
-        _check_finite(result.params)
+        result.check_finite()
         timings["total"] = time.perf_counter() - t_start
         self._timings_ = timings
         self._optimizer_state = result.optimizer_state
@@ -232,30 +230,7 @@ class BaseMixtureOfExperts(BaseEstimator, metaclass=ABCMeta):
         self.log_likelihood_ = float(result.log_likelihood + shift)
         self.expert_load_ = result.expert_weight / result.expert_weight.sum()
         self._export_all(result.params)
-        self._warn_fit(result)
-
-    def _warn_fit(self, result, stacklevel=6):
-        """One warning for a run that did not converge, one for collapsed experts."""
-        if not result.converged:
-            name, steps = {"lbfgs": ("L-BFGS", "iterations"), "adam": ("Adam", "epochs")}.get(
-                self._solver, ("EM", "iterations")
-            )
-            warnings.warn(
-                f"{name} did not converge in max_iter={self.max_iter} {steps} "
-                f"(last change of the mean log-likelihood above tol={self.tol}). "
-                "Increase max_iter or tol.",
-                ConvergenceWarning,
-                stacklevel=stacklevel,
-            )
-        if result.collapsed.any():
-            which = np.flatnonzero(result.collapsed).tolist()
-            warnings.warn(
-                f"Expert(s) {which} received (almost) no training weight; they are kept "
-                "with negligible gate probability and their parameters were frozen. "
-                "Consider fewer n_experts.",
-                UserWarning,
-                stacklevel=stacklevel,
-            )
+        result.warn(self._solver, self.max_iter, self.tol, stacklevel=5)
 
     # -- the fitted model, rebuilt from what is stored ----------------------------------
 
@@ -414,13 +389,3 @@ class BaseMixtureOfExperts(BaseEstimator, metaclass=ABCMeta):
         tags.input_tags.allow_nan = False
         return tags
 
-
-def _check_finite(params):
-    """``FloatingPointError`` if a fit produced non-finite parameters (guarded by floors)."""
-    arrays = [params["gate"], params.get("noise", params["gate"]), *params["experts"].values()]
-    for arr in [a for a in arrays if a.dtype != object]:
-        if not np.all(np.isfinite(arr)):  # pragma: no cover - guarded by floors
-            raise FloatingPointError(
-                "fitting produced non-finite parameters; please report this with "
-                "the data that triggers it."
-            )

@@ -1,8 +1,14 @@
 """What every solver hands back: :class:`FitResult`."""
 
+import warnings
 from dataclasses import dataclass, field
 
 import numpy as np
+from sklearn.exceptions import ConvergenceWarning
+
+#: How warnings name each solver and its steps.
+_STEPS = {"em": ("EM", "iterations"), "lbfgs": ("L-BFGS", "iterations"),
+          "adam": ("Adam", "epochs")}
 
 
 @dataclass
@@ -30,3 +36,39 @@ class FitResult:
     collapsed: np.ndarray
     timings: dict = field(default_factory=dict)
     optimizer_state: dict = None
+
+    def check_finite(self):
+        """``FloatingPointError`` on non-finite parameters (guarded by floors: never seen)."""
+        params = self.params
+        arrays = [params["gate"], params.get("noise", params["gate"]),
+                  *params["experts"].values()]
+        for arr in [a for a in arrays if a.dtype != object]:
+            if not np.all(np.isfinite(arr)):  # pragma: no cover - guarded by floors
+                raise FloatingPointError(
+                    "fitting produced non-finite parameters; please report this with "
+                    "the data that triggers it."
+                )
+
+    def warn(self, solver, max_iter, tol, stacklevel):
+        """One warning for a run that did not converge, one for collapsed experts.
+
+        ``stacklevel`` counts from this method (the user's call of ``fit``).
+        """
+        if not self.converged:
+            name, steps = _STEPS[solver]
+            warnings.warn(
+                f"{name} did not converge in max_iter={max_iter} {steps} "
+                f"(last change of the mean log-likelihood above tol={tol}). "
+                "Increase max_iter or tol.",
+                ConvergenceWarning,
+                stacklevel=stacklevel + 1,
+            )
+        if self.collapsed.any():
+            which = np.flatnonzero(self.collapsed).tolist()
+            warnings.warn(
+                f"Expert(s) {which} received (almost) no training weight; they are kept "
+                "with negligible gate probability and their parameters were frozen. "
+                "Consider fewer n_experts.",
+                UserWarning,
+                stacklevel=stacklevel + 1,
+            )
