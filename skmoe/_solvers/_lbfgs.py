@@ -28,6 +28,18 @@ from ._base import Solver
 PATIENCE = 10
 
 
+def _start_and_bounds(objective, params):
+    """Packed start projected onto the bounds, and scipy ``Bounds`` (or None)."""
+    theta0 = objective.pack(params)
+    lower, upper = objective.bounds(params)
+    if lower is None and upper is None:
+        return theta0, None
+    n = theta0.shape[0]
+    lower = np.full(n, -np.inf) if lower is None else lower
+    upper = np.full(n, np.inf) if upper is None else upper
+    return np.clip(theta0, lower, upper), scipy.optimize.Bounds(lower, upper)
+
+
 def run_lbfgs(design, family, params, *, max_iter, tol, gate_alpha, verbose=0,
               report_shift=0.0, label="L-BFGS"):
     """Run L-BFGS from ``params``; a :class:`~skmoe._result.FitResult`."""
@@ -41,15 +53,7 @@ def run_lbfgs(design, family, params, *, max_iter, tol, gate_alpha, verbose=0,
         cache[theta.tobytes()] = (mean_ll, -value)
         return value, grad
 
-    theta0 = objective.pack(params)
-    lower, upper = objective.bounds(like)
-    bounds = None
-    if lower is not None or upper is not None:
-        n = theta0.shape[0]
-        lower = np.full(n, -np.inf) if lower is None else lower
-        upper = np.full(n, np.inf) if upper is None else upper
-        theta0 = np.clip(theta0, lower, upper)
-        bounds = scipy.optimize.Bounds(lower, upper)
+    theta0, bounds = _start_and_bounds(objective, params)
     fun(theta0)
     ll0, obj0 = cache[theta0.tobytes()]
     curve, objective_curve = [ll0], [obj0]
