@@ -25,7 +25,7 @@ times that of ``log p_k(y_i | x_i)`` (``family.loglik_grad``).
 
 import numpy as np
 
-from ._gate import gate_penalty
+from ._gate import gate_logits, gate_penalty
 
 
 class PackedParameters:
@@ -141,17 +141,17 @@ class MixtureObjective(PackedParameters):
     def _accumulate(self, params, Xc, target_c, w, grad_gate, grad_free):
         """Add one chunk's log-likelihood gradient; return its weighted log-likelihood."""
         family = self.family
-        logits = Xc @ params["gate"].T
+        logits = gate_logits(Xc, params["gate"])
         resp = np.empty_like(logits)
         log_norm = np.empty(logits.shape[0])
         resid = np.empty_like(logits)
         gate_q = np.empty(logits.shape[0])
-        family.estep_chunk(
+        forward = family.estep_chunk(
             params["experts"], Xc, target_c, w, logits, resp, log_norm, resid, gate_q
         )
         grad_gate += resid.T @ Xc
         resp *= w[:, None]
-        part = family.loglik_grad(params["experts"], Xc, target_c, resp)
+        part = family.loglik_grad(params["experts"], Xc, target_c, resp, forward)
         for key in family.grad_keys:
             if key in grad_free:
                 grad_free[key] += part[key]

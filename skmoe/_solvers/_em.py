@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .._data import Design
-from .._gate import gate_penalty
+from .._gate import gate_logits, gate_penalty
 from .._softmax import rows_objective
 
 #: An expert whose share of the training weight falls below this is
@@ -96,7 +96,7 @@ class RowPasses:
         """``evaluate(candidates, need_grad)`` of logistic expert ``k``'s regression."""
         d = self.design
         return rows_objective(
-            family._inputs(d.X1), d.weight * self.resp[:, k], d.onehot(family.n_classes), alpha
+            family.inputs(d.X1), d.weight * self.resp[:, k], d.onehot(family.n_classes), alpha
         )
 
 
@@ -161,7 +161,7 @@ def estep_pass(design, family, params, resp, log_norm, stats=None):
     for sl in design.chunks(width):
         Xc = design.X1[sl]
         target_c = design.target[sl]
-        logits = Xc @ coef.T
+        logits = gate_logits(Xc, coef)
         resid = np.empty_like(logits)
         q_rows = np.empty(logits.shape[0])
         resp_c = resp[sl]
