@@ -14,6 +14,7 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 
 from . import _dask, _validation
 from ._data import Design, Scaler, canonical_subsample, chunk_rows, design_matrix, iter_chunks
+from ._experts import expert_attributes, expert_entry, expert_names
 from ._gate import GateMStep, gate_proba
 from ._init import initial_resp, params_from_resp
 from ._objective import MixtureObjective
@@ -41,7 +42,6 @@ _GATE_STEPS_FULL = 1
 #: Runs whose objectives differ by less than this (relative) are ties, broken
 #: by order, so that round-off cannot pick a relabelled twin.
 _TIE_RTOL = 1e-9
-_MLP_ADAM_INIT_RIDGE = 0.1
 #: EM iterations of the start search's subsample run for the gradient solvers.
 _START_MAX_ITER = 200
 
@@ -63,7 +63,7 @@ class _Structure(NamedTuple):
     @classmethod
     def of(cls, estimator):
         expert = estimator.expert
-        kind = expert if isinstance(expert, str) else "estimator"
+        kind = expert_entry(expert).name
         hidden = estimator.expert_hidden if kind == "mlp" else None
         return cls(estimator.n_experts, expert, kind, estimator.top_k, hidden)
 
@@ -198,7 +198,7 @@ class BaseMixtureOfExperts(BaseEstimator):
 
     _parameter_constraints: dict = {
         "n_experts": [Interval(Integral, 1, None, closed="left")],
-        "expert": [StrOptions({"linear", "logistic", "constant", "mlp"}), HasMethods(["fit"])],
+        "expert": [StrOptions(set(expert_names())), HasMethods(["fit"])],
         "top_k": [Interval(Integral, 1, None, closed="left"), None],
         "solver": [StrOptions({"auto", "em", "lbfgs", "adam"})],
         "noisy_gating": ["boolean"],
@@ -452,8 +452,8 @@ class BaseMixtureOfExperts(BaseEstimator):
         best = None
         for seed in seeds:
             t0 = time.perf_counter()
-            if getattr(family, "needs_data", False):
-                family.seed = int(seed)  # the estimator experts' clones and folds
+            # the estimator experts' clones and folds are seeded per restart
+            family = family.with_seed(int(seed))
             if warm:
                 params = self._params
             else:
@@ -505,7 +505,7 @@ class BaseMixtureOfExperts(BaseEstimator):
                     gate_steps=gate_steps,
                     verbose=self.verbose,
                     report_shift=self._log_likelihood_shift(),
-                    keep_best=self._expert_kind() == "estimator",
+                    keep_best=expert_entry(self._structure.expert).keep_best,
                 )
             if best is None or _better(result.log_likelihood, best.log_likelihood):
                 best = result
@@ -531,33 +531,27 @@ class BaseMixtureOfExperts(BaseEstimator):
         """
         rng = np.random.RandomState(seed)
         K = self._structure.n_experts
-        kind = self._expert_kind()
+        entry = expert_entry(self._structure.expert)
+        start = entry.start_for(self._solver)
         if self._sparse and self.init == "random":
             # the deep-learning start: one M-step on random responsibilities,
             # near-identical experts and a nearly flat gate (no EM)
             resp = initial_resp(main, None, K, "random", rng)
             return self._flat_start(main, family, gate_main, resp, rng)
-        if kind == "mlp" and self._solver == "adam":
+        if start == "flat":
             resp = np.full((main.n_samples, K), 1.0 / K)
             return self._flat_start(main, family, gate_main, resp, rng)
-        if kind not in ("mlp", "estimator"):
+        if start == "search":
             return self._search_start(*data, main, family, gate_main, small, seed)
         # experts that do not run the start search themselves: search with
-        # linear (logistic) experts, keep its gate, and seed the experts from
+        # the entry's proxy experts, keep its gate, and seed the experts from
         # its responsibilities on the data
         proxy = self._make_family(proxy=True)
-        start = self._search_start(*data, main, proxy, gate_main, small, seed)
+        found = self._search_start(*data, main, proxy, gate_main, small, seed)
         resp = np.empty((main.n_samples, K))
-        estep_pass(main, proxy, start, resp, np.empty(main.n_samples))
-        if kind == "estimator":
-            from ._solvers._em import MStepContext, RowPasses
-
-            context = MStepContext(RowPasses(main, K, resp), family, None, main)
-            experts = family.mstep(None, None, np.zeros(K, dtype=bool), context)
-        else:
-            family.init_ridge = 1e-6
-            experts = family.init_params(main, resp, rng)
-        return {"gate": start["gate"], "experts": experts}
+        estep_pass(main, proxy, found, resp, np.empty(main.n_samples))
+        experts = family.init_params(main, resp, rng, ridge=entry.proxy_init_ridge)
+        return {"gate": found["gate"], "experts": experts}
 
     def _flat_start(self, main, family, gate_main, resp, rng):
         """Experts from the responsibilities ``resp``, the gate (nearly) flat.
@@ -566,10 +560,10 @@ class BaseMixtureOfExperts(BaseEstimator):
         hidden features, gate weights ``N(0, 0.01^2)``; other experts: one
         M-step (``params_from_resp``).
         """
-        if self._expert_kind() != "mlp":
+        ridge = expert_entry(self._structure.expert).flat_init_ridge
+        if ridge is None:
             return params_from_resp(main, family, gate_main, resp)
-        family.init_ridge = _MLP_ADAM_INIT_RIDGE
-        experts = family.init_params(main, resp, rng)
+        experts = family.init_params(main, resp, rng, ridge=ridge)
         gate = rng.normal(scale=0.01, size=(self._structure.n_experts, main.n_columns))
         return {"gate": gate - gate.mean(axis=0), "experts": experts}
 
@@ -585,49 +579,9 @@ class BaseMixtureOfExperts(BaseEstimator):
             self.gate_alpha, total_weight, rng,
         )
 
-    def _check_estimator_expert(self, classifier):
-        """An estimator expert must take ``sample_weight`` (and ``predict_proba``)."""
-        from sklearn.base import is_classifier, is_regressor
-        from sklearn.utils.validation import has_fit_parameter
-
-        name = type(self.expert).__name__
-        try:
-            is_classifier(self.expert)
-        except (AttributeError, TypeError) as exc:
-            raise TypeError(
-                f"expert={name}() is not a scikit-learn estimator ({exc}); give a "
-                "BaseEstimator subclass with fit(X, y, sample_weight) and predict."
-            ) from exc
-        if classifier and not is_classifier(self.expert):
-            raise ValueError(
-                f"expert={name}() is not a classifier; MixtureOfExpertsClassifier needs "
-                "classifier experts with predict_proba."
-            )
-        if not classifier and is_classifier(self.expert):
-            raise ValueError(
-                f"expert={name}() is a classifier; MixtureOfExpertsRegressor needs "
-                "regressor experts."
-            )
-        if not (classifier or is_regressor(self.expert) or hasattr(self.expert, "predict")):
-            raise ValueError(f"expert={name}() has no predict method.")
-        if not has_fit_parameter(self.expert, "sample_weight"):
-            raise ValueError(
-                f"expert={name}() does not accept sample_weight in fit; estimator experts are "
-                "fitted with the responsibilities as sample weights. Choose an estimator "
-                "whose fit takes sample_weight."
-            )
-        if classifier and not hasattr(self.expert, "predict_proba"):
-            raise ValueError(
-                f"expert={name}() has no predict_proba; classifier experts must give class "
-                "probabilities."
-            )
-
     def _expert_seed(self):
         """Seed of the estimator experts' clones and folds (fixed per fit)."""
         return getattr(self, "_fit_seed", 0)
-
-    def _expert_kind(self):
-        return _validation.expert_kind(self._structure.expert)
 
     def _canonical_design(self, X, T, w, max_rows, seed):
         """Design on a canonical (order-free, de-duplicated) subsample."""
@@ -875,13 +829,32 @@ class BaseMixtureOfExperts(BaseEstimator):
         ll = self.log_likelihood(X, y)
         return float(-2.0 * ll.sum() + 2.0 * self._n_free_params())
 
-    #: Fitted attributes that only some expert kinds have; a refit with another
-    #: kind removes those of the previous one.
-    _EXPERT_ATTRIBUTES = ("expert_coef_", "expert_intercept_", "experts_")
+    #: Fitted attributes that only some experts have (the registry's); a refit
+    #: with other experts removes those of the previous ones.
+    _EXPERT_ATTRIBUTES = expert_attributes()
 
     def _clear_expert_attributes(self):
         for name in self._EXPERT_ATTRIBUTES:
             self.__dict__.pop(name, None)
+
+    def _expert_family(self, task, target, proxy=False):
+        """The family of the fitted ``expert`` (registry look-up); ``proxy``: its proxy's."""
+        expert = self._structure.expert
+        entry = expert_entry(expert)
+        if proxy:
+            entry = expert_entry(entry.proxy_name[task])
+        return entry.make(
+            expert, n_experts=self._structure.n_experts, target=target, alpha=self.alpha,
+            expert_hidden=self._structure.expert_hidden, seed=self._expert_seed(),
+            n_jobs=self.n_jobs, oof_variance=getattr(self, "_oof_variance", True),
+        )
+
+    def _export_experts(self, expert_params, target):
+        """The experts' public fitted attributes (registry export)."""
+        self._clear_expert_attributes()
+        entry = expert_entry(self._structure.expert)
+        for name, value in entry.export(expert_params, self._scaler, target).items():
+            setattr(self, name, value)
 
     def _export_gate(self, gate):
         """Gate coefficients in the user's units."""

@@ -1,5 +1,7 @@
 """MixtureOfExpertsClassifier: classifier experts under a softmax gate."""
 
+from types import SimpleNamespace
+
 import numpy as np
 from scipy.special import logsumexp
 from sklearn.base import ClassifierMixin, _fit_context
@@ -9,7 +11,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from . import _dask
 from ._base import _SHARED_PARAMS_DOC, BaseMixtureOfExperts
-from ._experts import CategoricalExperts, EstimatorExperts, MLPExperts
+from ._experts import expert_entry
 from ._gate import gate_log_proba
 from ._sparse import route
 from ._threads import numba_threads
@@ -192,13 +194,7 @@ class MixtureOfExpertsClassifier(ClassifierMixin, BaseMixtureOfExperts):
     # -- hooks -------------------------------------------------------------
 
     def _check_expert(self):
-        if isinstance(self.expert, str) and self.expert == "linear":
-            raise ValueError(
-                "expert='linear' is a regression expert; MixtureOfExpertsClassifier "
-                "takes expert='logistic' or 'constant'."
-            )
-        if not isinstance(self.expert, str):
-            self._check_estimator_expert(classifier=True)
+        expert_entry(self.expert).check(self.expert, "classification")
 
     def _encode_target(self, y, reset):
         check_classification_targets(y)
@@ -226,18 +222,12 @@ class MixtureOfExpertsClassifier(ClassifierMixin, BaseMixtureOfExperts):
     def _scaled_target(self, T):
         return np.ascontiguousarray(T[:, 0], dtype=np.int64)
 
+    def _target_codec(self):
+        return SimpleNamespace(classes=self.classes_, n_classes=len(self.classes_))
+
     def _make_family(self, proxy=False):
-        """The fitted expert family; ``proxy=True`` gives logistic experts (mlp start search)."""
-        C = len(self.classes_)
-        K, expert = self._structure.n_experts, self._structure.expert
-        if not isinstance(expert, str):
-            if not proxy:
-                return EstimatorExperts(expert, K, "categorical", C,
-                                        seed=self._expert_seed(), n_jobs=self.n_jobs)
-            return CategoricalExperts(K, C, linear=True, alpha=self.alpha)
-        if expert == "mlp" and not proxy:
-            return MLPExperts(K, self._structure.expert_hidden, "categorical", C, self.alpha)
-        return CategoricalExperts(K, C, linear=expert in ("logistic", "mlp"), alpha=self.alpha)
+        """The fitted expert family; ``proxy=True``: the start search's proxy experts."""
+        return self._expert_family("classification", self._target_codec(), proxy)
 
     def _partial_fit_target(self, y, classes, first):
         if _check_partial_fit_first_call(self, classes):
@@ -258,23 +248,7 @@ class MixtureOfExpertsClassifier(ClassifierMixin, BaseMixtureOfExperts):
 
     def _export_params(self, params):
         self._export_gate(params["gate"])
-        kind = self._structure.kind
-        self._clear_expert_attributes()
-        if kind == "estimator":
-            self.experts_ = list(params["experts"]["models"])
-            return
-        if kind == "mlp":
-            return
-        sx, mx = self._scaler.scale_, self._scaler.mean_
-        coef = params["experts"]["coef"]  # (K, C, q)
-        if len(self.classes_) == 2:
-            coef = coef[:, 1:, :] - coef[:, :1, :]
-        intercept = coef[:, :, 0]
-        if kind == "logistic":
-            slopes = coef[:, :, 1:] / sx
-            intercept = intercept - slopes @ mx
-            self.expert_coef_ = slopes
-        self.expert_intercept_ = intercept
+        self._export_experts(params["experts"], self._target_codec())
 
     @available_if(BaseMixtureOfExperts._partial_fit_available)
     @_fit_context(prefer_skip_nested_validation=True)

@@ -1,6 +1,7 @@
 """MixtureOfExpertsRegressor: Gaussian experts under a softmax gate."""
 
 from numbers import Integral
+from types import SimpleNamespace
 
 import numpy as np
 import scipy.sparse
@@ -11,14 +12,10 @@ from sklearn.utils.metaestimators import available_if
 from . import _dask, _kernels
 from ._base import _SHARED_PARAMS_DOC, BaseMixtureOfExperts
 from ._data import Scaler
-from ._experts import EstimatorExperts, GaussianExperts, MLPExperts
+from ._experts import expert_entry
 from ._gate import gate_proba
 from ._sparse import route
 from ._threads import numba_threads
-
-#: Expert variances are floored at this fraction of the weighted variance of
-#: each output (1 in standardised units).
-VAR_FLOOR = 1e-6
 
 
 class MixtureOfExpertsRegressor(RegressorMixin, BaseMixtureOfExperts):
@@ -206,13 +203,7 @@ class MixtureOfExpertsRegressor(RegressorMixin, BaseMixtureOfExperts):
     # -- hooks -------------------------------------------------------------
 
     def _check_expert(self):
-        if isinstance(self.expert, str) and self.expert == "logistic":
-            raise ValueError(
-                "expert='logistic' is a classifier expert; MixtureOfExpertsRegressor "
-                "takes expert='linear' or 'constant'."
-            )
-        if not isinstance(self.expert, str):
-            self._check_estimator_expert(classifier=False)
+        expert_entry(self.expert).check(self.expert, "regression")
 
     def _encode_target(self, y, reset):
         if scipy.sparse.issparse(y):
@@ -250,30 +241,13 @@ class MixtureOfExpertsRegressor(RegressorMixin, BaseMixtureOfExperts):
     def _scaled_target(self, T):
         return np.ascontiguousarray(self._y_scaler.transform(T))
 
+    def _target_codec(self):
+        return SimpleNamespace(scaler=self._y_scaler, n_outputs=self._n_outputs,
+                               squeeze=self._y_ndim == 1)
+
     def _make_family(self, proxy=False):
-        """The fitted expert family; ``proxy=True`` gives linear experts (mlp start search)."""
-        K, expert = self._structure.n_experts, self._structure.expert
-        floor = np.full(self._n_outputs, VAR_FLOOR)
-        if not isinstance(expert, str):
-            if not proxy:
-                return EstimatorExperts(
-                    expert, K, "gaussian", self._n_outputs, floor,
-                    seed=self._expert_seed(), n_jobs=self.n_jobs,
-                    oof_variance=getattr(self, "_oof_variance", True),
-                )
-            return GaussianExperts(K, self._n_outputs, linear=True,
-                                   alpha=self.alpha, var_floor=floor)
-        if expert == "mlp" and not proxy:
-            return MLPExperts(
-                K, self._structure.expert_hidden, "gaussian", self._n_outputs, self.alpha, floor
-            )
-        return GaussianExperts(
-            K,
-            self._n_outputs,
-            linear=expert in ("linear", "mlp"),
-            alpha=self.alpha,
-            var_floor=floor,
-        )
+        """The fitted expert family; ``proxy=True``: the start search's proxy experts."""
+        return self._expert_family("regression", self._target_codec(), proxy)
 
     def _partial_fit_target(self, y, classes, first):
         return self._encode_target(y, reset=first)
@@ -287,25 +261,7 @@ class MixtureOfExpertsRegressor(RegressorMixin, BaseMixtureOfExperts):
 
     def _export_params(self, params):
         self._export_gate(params["gate"])
-        sx, mx = self._scaler.scale_, self._scaler.mean_
-        sy, my = self._y_scaler.scale_, self._y_scaler.mean_
-        var = params["experts"]["var"] * sy**2
-        squeeze = self._y_ndim == 1
-        self.expert_var_ = var[:, 0] if squeeze else var
-        kind = self._structure.kind
-        self._clear_expert_attributes()
-        if kind == "estimator":
-            self.experts_ = list(params["experts"]["models"])
-            return
-        if kind == "mlp":
-            return
-        coef = params["experts"]["coef"]  # (K, m, q)
-        intercept = sy * coef[:, :, 0] + my
-        if kind == "linear":
-            slopes = sy[None, :, None] * coef[:, :, 1:] / sx
-            intercept = intercept - np.einsum("kmd,d->km", slopes, mx)
-            self.expert_coef_ = slopes[:, 0, :] if squeeze else slopes
-        self.expert_intercept_ = intercept[:, 0] if squeeze else intercept
+        self._export_experts(params["experts"], self._target_codec())
 
     @available_if(BaseMixtureOfExperts._partial_fit_available)
     @_fit_context(prefer_skip_nested_validation=True)
