@@ -22,6 +22,7 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 from . import _validation
 from ._dask import dask_rows, is_dask_input
 from ._data import Scaler, chunk_rows, design_matrix, iter_chunks
+from ._experts import expert_attributes, expert_entry, expert_names
 from ._engine import FitPlan, IncrementalState, first_incremental_state, fit_runs, \
     incremental_pass
 from ._gate import gate_proba
@@ -48,7 +49,7 @@ class BaseMixtureOfExperts(BaseEstimator, metaclass=ABCMeta):
 
     _parameter_constraints: dict = {
         "n_experts": [Interval(Integral, 1, None, closed="left")],
-        "expert": [StrOptions({"linear", "logistic", "constant", "mlp"}), HasMethods(["fit"])],
+        "expert": [StrOptions(set(expert_names())), HasMethods(["fit"])],
         "top_k": [Interval(Integral, 1, None, closed="left"), None],
         "solver": [StrOptions({"auto", *SOLVERS})],
         "noisy_gating": ["boolean"],
@@ -70,21 +71,34 @@ class BaseMixtureOfExperts(BaseEstimator, metaclass=ABCMeta):
 
     # -- hooks of the subclasses ------------------------------------------------
 
+    #: ``"regression"`` or ``"classification"``: which experts of the registry
+    #: (``skmoe._experts``) serve this estimator
+    _task = None
+
     @abstractmethod
     def _new_target(self):
         """A fresh (unfitted) target codec (``skmoe._targets``)."""
 
-    @abstractmethod
+    # -- experts: registry look-ups -------------------------------------------------
+
     def _check_expert(self):
         """``ValueError``/``TypeError`` unless ``expert`` suits this estimator."""
+        expert_entry(self.expert).check(self.expert, self._task)
 
-    @abstractmethod
     def _build_family(self, structure, target, seed, proxy):
-        """The expert family of ``structure`` (``proxy``: linear/logistic stand-ins)."""
+        """The expert family of ``structure`` (``proxy``: the start search's stand-ins)."""
+        entry = expert_entry(structure.expert)
+        if proxy:
+            entry = expert_entry(entry.proxy_name[self._task])
+        return entry.make(
+            structure.expert, n_experts=structure.n_experts, target=target, alpha=self.alpha,
+            expert_hidden=structure.expert_hidden, seed=seed, n_jobs=self.n_jobs,
+            oof_variance=getattr(self, "_oof_variance", True),
+        )
 
-    @abstractmethod
-    def _export_params(self, params):
-        """Set the public fitted attributes of the experts from ``params``."""
+    #: Fitted attributes that only some experts have (the registry's); a refit
+    #: with other experts removes those of the previous ones.
+    _EXPERT_ATTRIBUTES = expert_attributes()
 
     # -- fitting ------------------------------------------------------------------
 
@@ -165,7 +179,7 @@ class BaseMixtureOfExperts(BaseEstimator, metaclass=ABCMeta):
             return check_incremental(SOLVERS, *args)
         solver_cls = resolve(SOLVERS, self.solver, *args)
         if distributed:
-            check_distributed(SOLVERS, solver_cls, *args, self.solver, self._task_experts)
+            check_distributed(SOLVERS, solver_cls, *args, self.solver, expert_names(self._task))
         return solver_cls
 
     def _plan(self, structure, target, solver_cls):
@@ -256,15 +270,15 @@ class BaseMixtureOfExperts(BaseEstimator, metaclass=ABCMeta):
     def _n_experts(self):
         return self._structure["n_experts"]
 
-    #: Fitted attributes that only some experts have; a refit with another
-    #: expert removes those of the previous one.
-    _EXPERT_ATTRIBUTES = ("expert_coef_", "expert_intercept_", "experts_")
-
     def _export_all(self, params):
+        """The public fitted attributes: the gate's and the experts' (registry export)."""
         self._export_gate(params["gate"])
         for name in self._EXPERT_ATTRIBUTES:
             self.__dict__.pop(name, None)
-        self._export_params(params)
+        entry = expert_entry(self._structure["expert"])
+        exported = entry.export(params["experts"], self._x_scaler(), self._target())
+        for name, value in exported.items():
+            setattr(self, name, value)
 
     def _export_gate(self, gate):
         """Gate coefficients in the user's units."""

@@ -9,8 +9,6 @@ from ._base import BaseMixtureOfExperts
 from ._dask import dask_rows
 from ._docs import PARTIAL_FIT_DOC, PARTIAL_FIT_RETURNS_DOC, SHARED_ATTRIBUTES_DOC, \
     SHARED_PARAMS_DOC
-from ._experts import CategoricalExperts, EstimatorExperts, MLPExperts
-from ._experts._estimator import check_estimator_expert
 from ._gate import gate_log_proba
 from ._sparse import route
 from ._targets import CategoricalTarget
@@ -157,51 +155,10 @@ class MixtureOfExpertsClassifier(ClassifierMixin, BaseMixtureOfExperts):
         self.verbose = verbose
         self.n_jobs = n_jobs
 
-    #: expert names of this estimator, in the order messages list them
-    _task_experts = ("logistic", "constant")
-
-    # -- hooks -------------------------------------------------------------
+    _task = "classification"
 
     def _new_target(self):
         return CategoricalTarget()
-
-    def _check_expert(self):
-        if isinstance(self.expert, str) and self.expert == "linear":
-            raise ValueError(
-                "expert='linear' is a regression expert; MixtureOfExpertsClassifier "
-                "takes expert='logistic' or 'constant'."
-            )
-        if not isinstance(self.expert, str):
-            check_estimator_expert(self.expert, classifier=True)
-
-    def _build_family(self, structure, target, seed, proxy):
-        """The expert family; ``proxy=True`` gives logistic experts (the start search of mlp)."""
-        K, C, name = structure.n_experts, target.n_classes, structure.expert_name
-        if name == "estimator" and not proxy:
-            return EstimatorExperts(structure.expert, K, "categorical", C, seed=seed,
-                                    n_jobs=self.n_jobs)
-        if name == "mlp" and not proxy:
-            return MLPExperts(K, structure.expert_hidden, "categorical", C, self.alpha)
-        linear = proxy or name in ("logistic", "mlp")
-        return CategoricalExperts(K, C, linear=linear, alpha=self.alpha)
-
-    def _export_params(self, params):
-        name = self._structure["expert_name"]
-        if name == "estimator":
-            self.experts_ = list(params["experts"]["models"])
-            return
-        if name == "mlp":
-            return
-        scaler = self._x_scaler()
-        coef = params["experts"]["coef"]  # (K, C, q)
-        if len(self.classes_) == 2:
-            coef = coef[:, 1:, :] - coef[:, :1, :]
-        intercept = coef[:, :, 0]
-        if name == "logistic":
-            slopes = coef[:, :, 1:] / scaler.scale_
-            intercept = intercept - slopes @ scaler.mean_
-            self.expert_coef_ = slopes
-        self.expert_intercept_ = intercept
 
     @available_if(BaseMixtureOfExperts._partial_fit_available)
     @_fit_context(prefer_skip_nested_validation=True)

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ._experts import expert_entry
 from ._gate import GateMStep
 from ._objective import MixtureObjective
 from ._sparse import SparseObjective
@@ -67,7 +68,7 @@ def with_noise(params):
 def _task(plan, data, design, family, gate_step, rng):
     task = FitTask(design, family, gate_step, report_shift=plan.report_shift,
                    gate_steps=data.gate_steps,
-                   keep_best=plan.structure.expert_name == "estimator")
+                   keep_best=expert_entry(plan.structure.expert).keep_best)
     task.objective = plan.objective(family, design.total_weight, rng)
     return task
 

@@ -23,6 +23,35 @@ the minorise-maximise step
 uses one fixed ``p x p`` matrix for the whole fit (factorised once), costs one
 pass over the data (the gradient comes free with the E-step) and never lowers
 ``Q``. Extra steps per M-step re-use the stored responsibilities.
+
+The gate contract (the seam for another gate)
+---------------------------------------------
+Every consumer computes the gate's logits through :func:`gate_logits` (EM's
+E-step ``_solvers._em.estep_pass``, the gradient objective
+``_objective.MixtureObjective``, the sparse routing and training
+``_sparse.route`` / ``SparseObjective.batch_value_and_grad``, and through
+:func:`gate_proba` / :func:`gate_log_proba` the predictions), so a different
+gate (a tree of gates, a bias used only for routing, ...) replaces what is
+below, not its call sites. A gate supplies:
+
+* logits ``(n_samples, n_experts)`` from the design chunk ``X1`` and its
+  parameters ``params["gate"]`` (:func:`gate_logits`); the kernels turn them
+  into (log-)softmax probabilities, responsibilities and the gate residual
+  ``w_i (r_ik - g_ik)``;
+* its penalty (:func:`gate_penalty`), subtracted from the log-likelihood;
+* its gradient from that residual: ``resid.T @ X1`` for the softmax gate (the
+  chain rule through the logits; written where the residual is summed:
+  ``estep_pass``, ``MixtureObjective._accumulate``,
+  ``SparseObjective.batch_value_and_grad``) plus the penalty's gradient;
+* an EM M-step (:class:`GateMStep`: ``step(passes, coef, grad, n_steps,
+  q_current)`` and ``fit(design, resp, coef, n_steps)``);
+* a free-parameter count, ``(n_experts - 1) * p`` for the softmax gate
+  (``BaseMixtureOfExperts._n_free_params``), and its conversion to the
+  user's units (``BaseMixtureOfExperts._export_gate``).
+
+The packed gradient solvers treat ``params["gate"]`` as one ``(n_experts,
+p)`` block (``_objective.PackedParameters.gate_keys``); a gate with another
+shape adds its blocks there.
 """
 
 import numpy as np
@@ -38,7 +67,10 @@ from ._softmax import (
 
 
 def gate_logits(X1, coef):
-    """Gate logits ``X1 @ coef.T`` of shape (n_samples, n_experts)."""
+    """Gate logits ``X1 @ coef.T`` of shape (n_samples, n_experts).
+
+    The one place the gate's logits are computed (see "The gate contract").
+    """
     return X1 @ coef.T
 
 

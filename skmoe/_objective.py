@@ -164,12 +164,12 @@ class MixtureObjective(PackedParameters):
         log_norm = np.empty(logits.shape[0])
         resid = np.empty_like(logits)
         gate_q = np.empty(logits.shape[0])
-        family.estep_chunk(
+        forward = family.estep_chunk(
             params["experts"], Xc, target_c, w, logits, resp, log_norm, resid, gate_q
         )
         grad_gate += resid.T @ Xc
         resp *= w[:, None]
-        part = family.loglik_grad(params["experts"], Xc, target_c, resp)
+        part = family.loglik_grad(params["experts"], Xc, target_c, resp, forward)
         for key in family.grad_keys:
             if key in grad_free:
                 grad_free[key] += part[key]

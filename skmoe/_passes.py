@@ -116,7 +116,7 @@ class RowPasses:
         """``evaluate(candidates, need_grad)`` of logistic expert ``k``'s regression."""
         d = self.design
         return rows_objective(
-            family._inputs(d.X1), d.weight * self.resp[:, k], d.onehot(family.n_classes), alpha
+            family.inputs(d.X1), d.weight * self.resp[:, k], d.onehot(family.n_classes), alpha
         )
 
 

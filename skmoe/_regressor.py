@@ -12,17 +12,10 @@ from ._base import BaseMixtureOfExperts
 from ._dask import dask_rows
 from ._docs import PARTIAL_FIT_DOC, PARTIAL_FIT_RETURNS_DOC, SHARED_ATTRIBUTES_DOC, \
     SHARED_PARAMS_DOC
-from ._experts import EstimatorExperts, GaussianExperts, MLPExperts
-from ._experts._estimator import check_estimator_expert
 from ._gate import gate_proba
 from ._sparse import route
 from ._targets import GaussianTarget
 from ._threads import numba_threads
-
-#: Expert variances are floored at this fraction of the weighted variance of
-#: each output (1 in standardised units).
-VAR_FLOOR = 1e-6
-
 
 class MixtureOfExpertsRegressor(RegressorMixin, BaseMixtureOfExperts):
     __doc__ = f"""Mixture of experts for regression (Jacobs et al. 1991; Jordan and Jacobs 1994).
@@ -171,57 +164,10 @@ class MixtureOfExpertsRegressor(RegressorMixin, BaseMixtureOfExperts):
         self.verbose = verbose
         self.n_jobs = n_jobs
 
-    #: expert names of this estimator, in the order messages list them
-    _task_experts = ("linear", "constant")
-
-    # -- hooks -------------------------------------------------------------
+    _task = "regression"
 
     def _new_target(self):
         return GaussianTarget()
-
-    def _check_expert(self):
-        if isinstance(self.expert, str) and self.expert == "logistic":
-            raise ValueError(
-                "expert='logistic' is a classifier expert; MixtureOfExpertsRegressor "
-                "takes expert='linear' or 'constant'."
-            )
-        if not isinstance(self.expert, str):
-            check_estimator_expert(self.expert, classifier=False)
-
-    def _build_family(self, structure, target, seed, proxy):
-        """The expert family; ``proxy=True`` gives linear experts (the start search of mlp)."""
-        K, m, name = structure.n_experts, target.n_outputs, structure.expert_name
-        floor = np.full(m, VAR_FLOOR)
-        if name == "estimator" and not proxy:
-            return EstimatorExperts(
-                structure.expert, K, "gaussian", m, floor, seed=seed, n_jobs=self.n_jobs,
-                oof_variance=getattr(self, "_oof_variance", True),
-            )
-        if name == "mlp" and not proxy:
-            return MLPExperts(K, structure.expert_hidden, "gaussian", m, self.alpha, floor)
-        linear = proxy or name in ("linear", "mlp")
-        return GaussianExperts(K, m, linear=linear, alpha=self.alpha, var_floor=floor)
-
-    def _export_params(self, params):
-        target = self._target()
-        sx, mx = self._x_scaler().scale_, self._x_scaler().mean_
-        sy, my = target.scaler.scale_, target.scaler.mean_
-        var = params["experts"]["var"] * sy**2
-        squeeze = target.squeeze
-        self.expert_var_ = var[:, 0] if squeeze else var
-        name = self._structure["expert_name"]
-        if name == "estimator":
-            self.experts_ = list(params["experts"]["models"])
-            return
-        if name == "mlp":
-            return
-        coef = params["experts"]["coef"]  # (K, m, q)
-        intercept = sy * coef[:, :, 0] + my
-        if name == "linear":
-            slopes = sy[None, :, None] * coef[:, :, 1:] / sx
-            intercept = intercept - np.einsum("kmd,d->km", slopes, mx)
-            self.expert_coef_ = slopes[:, 0, :] if squeeze else slopes
-        self.expert_intercept_ = intercept[:, 0] if squeeze else intercept
 
     @available_if(BaseMixtureOfExperts._partial_fit_available)
     @_fit_context(prefer_skip_nested_validation=True)

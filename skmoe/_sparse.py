@@ -57,6 +57,7 @@ import numpy as np
 from scipy.special import expit
 
 from . import _kernels
+from ._gate import gate_logits
 from ._objective import BatchStats, PackedParameters
 from ._result import FitResult
 from ._threads import threaded
@@ -71,7 +72,7 @@ def softplus(x):
 
 def route(X1, gate, k):
     """Prediction routing: ``sel`` ``(n, k)`` and renormalised gate ``(n, k)``."""
-    logits = X1 @ gate.T
+    logits = gate_logits(X1, gate)
     n = logits.shape[0]
     sel = np.empty((n, k), dtype=np.int64)
     g = np.empty((n, k))
@@ -147,7 +148,7 @@ class SparseObjective(PackedParameters):
         family = self.family
         k, K = self.top_k, params["gate"].shape[0]
         n = X1b.shape[0]
-        h = X1b @ params["gate"].T
+        h = gate_logits(X1b, params["gate"])
         if self.noisy:
             nz = X1b @ params["noise"].T
             scale = softplus(nz)
@@ -159,7 +160,7 @@ class SparseObjective(PackedParameters):
         _kernels.topk_rows(H, s, sel)
         Hs = np.empty((n, s))
         _kernels.gather_rows(H, sel, Hs)
-        out = family.slot_outputs(params["experts"], X1b, sel)
+        out, forward = family.slot_forward(params["experts"], X1b, sel)
         loglik = family.slot_loglik(params["experts"], out, target_b, sel)
         # the challenger mixture over the top k + 1 ...
         resp = loglik.copy()
@@ -182,7 +183,7 @@ class SparseObjective(PackedParameters):
         else:
             ll_sum = float(weight_b @ log_norm)
         soft = resp * weight_b[:, None]
-        grad_free = family.slot_grad(params["experts"], X1b, target_b, sel, out, soft)
+        grad_free = family.slot_grad(params["experts"], X1b, target_b, sel, out, soft, forward)
         load = np.bincount(sel.ravel(), weights=soft.ravel(), minlength=K)
 
         # d J / d H from the likelihood: -(w (r - g)) / W_B on the candidates

@@ -21,7 +21,8 @@ import numpy as np
 
 from ._gate import GateMStep
 from ._init import initial_resp, params_from_resp
-from ._passes import MStepContext, RowPasses, estep_pass
+from ._experts import expert_entry
+from ._passes import estep_pass
 from ._solvers._em import run_em
 
 #: Starting partitions tried per restart, short-EM iterations for each, and
@@ -40,8 +41,6 @@ GATE_STEPS_FULL = 1
 #: EM iterations of the search's subsample run for the gradient solvers
 #: (for EM, ``max_iter`` caps it).
 START_MAX_ITER = 200
-#: Ridge of the mlp experts' output layers in the flat (Adam) start.
-MLP_ADAM_INIT_RIDGE = 0.1
 #: Up to this many (weighted, de-duplicated) rows, EM runs on the canonical
 #: de-duplicated data directly; above it, starts are searched on a hashed
 #: subsample of about this size and the full data is only used at the end.
@@ -80,46 +79,48 @@ class StartSearch:
         self.gate_main = gate_main
 
     def initial_params(self, family, seed):
-        """Starting parameters of the restart seeded ``seed`` for ``family``."""
+        """Starting parameters of the restart seeded ``seed`` for ``family``.
+
+        How a restart starts is the expert entry's (``skmoe._experts``
+        registry): ``"search"``, ``"proxy"`` or ``"flat"`` for the solver.
+        """
         plan = self.plan
         rng = np.random.RandomState(seed)
-        K, name = plan.structure.n_experts, plan.structure.expert_name
+        K = plan.structure.n_experts
+        entry = expert_entry(plan.structure.expert)
         if plan.structure.sparse and plan.init == "random":
             # one M-step on random responsibilities: near-identical experts
             # and a nearly flat gate (no EM)
             resp = initial_resp(self.main, None, K, "random", rng)
-            return self.flat_start(family, resp, rng)
-        if name == "mlp" and plan.solver.name == "adam":
+            return self.flat_start(entry, family, resp, rng)
+        start = entry.start_for(plan.solver.name)
+        if start == "flat":
             resp = np.full((self.main.n_samples, K), 1.0 / K)
-            return self.flat_start(family, resp, rng)
-        if name not in ("mlp", "estimator"):
+            return self.flat_start(entry, family, resp, rng)
+        if start == "search":
             return self.search(family, seed)
-        return self.proxy_start(family, seed, rng)
+        return self.proxy_start(entry, family, seed, rng)
 
-    def proxy_start(self, family, seed, rng):
-        """Search with linear (logistic) experts; seed ``family`` from its responsibilities."""
+    def proxy_start(self, entry, family, seed, rng):
+        """Search with the entry's proxy experts; seed ``family`` from its responsibilities."""
         K = self.plan.structure.n_experts
         proxy = self.plan.make_family(seed, proxy=True)
-        start = self.search(proxy, seed)
+        found = self.search(proxy, seed)
         resp = np.empty((self.main.n_samples, K))
-        estep_pass(self.main, proxy, start, resp, np.empty(self.main.n_samples))
-        if self.plan.structure.expert_name == "estimator":
-            context = MStepContext(RowPasses(self.main, K, resp), family, None, self.main)
-            experts = family.mstep(None, None, np.zeros(K, dtype=bool), context)
-        else:
-            experts = family.init_params(self.main, resp, rng, ridge=1e-6)
-        return {"gate": start["gate"], "experts": experts}
+        estep_pass(self.main, proxy, found, resp, np.empty(self.main.n_samples))
+        experts = family.init_params(self.main, resp, rng, ridge=entry.proxy_init_ridge)
+        return {"gate": found["gate"], "experts": experts}
 
-    def flat_start(self, family, resp, rng):
+    def flat_start(self, entry, family, resp, rng):
         """Experts from the responsibilities ``resp``, the gate (nearly) flat.
 
-        mlp experts: each fitted to its weighted rows on its own random
-        hidden features, gate weights ``N(0, 0.01^2)``; other experts: one
-        M-step (``params_from_resp``).
+        Entries with a ``flat_init_ridge`` (mlp): each expert fitted to its
+        weighted rows by ``init_params``, gate weights ``N(0, 0.01^2)``;
+        others: one M-step (``params_from_resp``).
         """
-        if self.plan.structure.expert_name != "mlp":
+        if entry.flat_init_ridge is None:
             return params_from_resp(self.main, family, self.gate_main, resp)
-        experts = family.init_params(self.main, resp, rng, ridge=MLP_ADAM_INIT_RIDGE)
+        experts = family.init_params(self.main, resp, rng, ridge=entry.flat_init_ridge)
         gate = rng.normal(scale=0.01, size=(self.plan.structure.n_experts, self.main.n_columns))
         return {"gate": gate - gate.mean(axis=0), "experts": experts}
 

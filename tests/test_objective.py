@@ -4,8 +4,14 @@ import numpy as np
 import pytest
 
 from skmoe._data import Scaler, design_matrix
+from skmoe._experts import (
+    CategoricalExperts,
+    CategoricalHead,
+    GaussianExperts,
+    GaussianHead,
+    MLPExperts,
+)
 from skmoe._passes import Design
-from skmoe._experts import CategoricalExperts, GaussianExperts, MLPExperts
 from skmoe._objective import MixtureObjective
 
 CASES = [
@@ -40,7 +46,8 @@ def _problem(kind, opts, alpha, weighted, seed=0):
     elif kind == "mlp":
         o, h = opts["n_out"], 3
         gaussian = opts["output"] == "gaussian"
-        family = MLPExperts(K, h, opts["output"], o, alpha, np.full(o, 1e-12) if gaussian else None)
+        head = GaussianHead(o, np.full(o, 1e-12)) if gaussian else CategoricalHead(o)
+        family = MLPExperts(K, h, head, alpha)
         experts = {"W1": rng.normal(size=(K, h, p)), "W2": rng.normal(size=(K, o, h + 1))}
         if gaussian:
             target = rng.normal(size=(n, o))

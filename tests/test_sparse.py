@@ -6,7 +6,13 @@ from numpy.testing import assert_allclose, assert_array_equal
 
 from skmoe import _kernels
 from skmoe._data import Scaler, design_matrix
-from skmoe._experts import CategoricalExperts, GaussianExperts, MLPExperts
+from skmoe._experts import (
+    CategoricalExperts,
+    CategoricalHead,
+    GaussianExperts,
+    GaussianHead,
+    MLPExperts,
+)
 from skmoe._sparse import SparseObjective
 
 from . import reference
@@ -142,8 +148,8 @@ FAMILIES = [
     ("gaussian", lambda K: GaussianExperts(K, 2, True, 0.3, np.full(2, 1e-12))),
     ("constant", lambda K: GaussianExperts(K, 1, False, 0.0, np.full(1, 1e-12))),
     ("logistic", lambda K: CategoricalExperts(K, 3, True, 0.5)),
-    ("mlp", lambda K: MLPExperts(K, 3, "gaussian", 1, 0.2, np.full(1, 1e-12))),
-    ("mlp-clf", lambda K: MLPExperts(K, 3, "categorical", 2, 0.2)),
+    ("mlp", lambda K: MLPExperts(K, 3, GaussianHead(1, np.full(1, 1e-12)), 0.2)),
+    ("mlp-clf", lambda K: MLPExperts(K, 3, CategoricalHead(2), 0.2)),
 ]
 
 
@@ -157,8 +163,8 @@ def _sparse_problem(name, make, k, noisy, balance, seed=0):
     p = d + 1
     params = {"gate": rng.normal(size=(K, p)), "noise": 0.5 * rng.normal(size=(K, p))}
     if isinstance(family, MLPExperts):
-        experts = {"W1": rng.normal(size=(K, 3, p)), "W2": rng.normal(size=(K, family.n_out, 4))}
-        if family.output == "gaussian":
+        experts = {"W1": rng.normal(size=(K, 3, p)), "W2": rng.normal(size=(K, family.width - 3, 4))}
+        if isinstance(family.head, GaussianHead):
             experts["var"] = rng.uniform(0.5, 2.0, size=(K, 1))
             target = rng.normal(size=(n, 1))
         else:

@@ -198,7 +198,7 @@ def _softmax_block(block, state, family, k, candidates, need_grad):
     if family is None:
         X, v, t = X1, w, resp
     else:
-        X, v = family._inputs(X1), w * resp[:, k]
+        X, v = family.inputs(X1), w * resp[:, k]
         t = np.zeros((X1.shape[0], family.n_classes))
         t[np.arange(X1.shape[0]), target] = 1.0
     return softmax_objective(X, v, t, candidates, 0.0, need_grad, TASK_CHUNK_VALUES)

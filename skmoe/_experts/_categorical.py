@@ -18,17 +18,11 @@ the coefficients grow a little per iteration but stay finite.
 import numpy as np
 
 from .. import _kernels
-from .._data import PARALLEL_MIN_CELLS
 from .._softmax import SoftmaxStep, hessian_stride, softmax_penalty
-from .._threads import threaded
 from ._base import ExpertFamily
 from ._gaussian import accumulate_moments
-from ._slots import (
-    categorical_slot_dout,
-    categorical_slot_loglik,
-    linear_slot_backward,
-    linear_slot_outputs,
-)
+from ._heads import CategoricalHead
+from ._slots import linear_slot_backward, linear_slot_outputs
 
 
 class CategoricalExperts(ExpertFamily):
@@ -44,12 +38,11 @@ class CategoricalExperts(ExpertFamily):
         L2 penalty on the (standardised) logistic coefficients.
     """
 
-    kind = "categorical"
     iterative = True
 
     def __init__(self, n_experts, n_classes, linear, alpha):
         self.n_experts = n_experts
-        self.n_classes = n_classes
+        self.head = CategoricalHead(n_classes)
         self.linear = linear
         # Internally each expert has one centred row per class. With two
         # classes the reported coefficient is the log-odds b = B[1] - B[0] and
@@ -57,7 +50,6 @@ class CategoricalExperts(ExpertFamily):
         # alpha / 2 ||b||^2, as in LogisticRegression(C=1 / alpha).
         scale = 2.0 if n_classes == 2 else 1.0
         self.alpha = scale * float(alpha) if linear else 0.0
-        self.width = n_classes
 
     def n_free_params(self, n_features):
         q = n_features + 1 if self.linear else 1
@@ -67,31 +59,20 @@ class CategoricalExperts(ExpertFamily):
         """Expert class logits ``(n_samples, n_experts * n_classes)``, expert-major."""
         coef = params["coef"]
         K, C, q = coef.shape
-        return self._inputs(X1) @ coef.reshape(K * C, q).T
+        return self.inputs(X1) @ coef.reshape(K * C, q).T
 
     def log_proba(self, params, X1):
         """Expert log class probabilities ``(n_samples, n_experts, n_classes)``."""
-        logits = self.logits(params, X1)
-        n = logits.shape[0]
-        flat = logits.reshape(n * self.n_experts, self.n_classes)
-        out = np.empty_like(flat)
-        _kernels.log_softmax_rows(flat, out)
-        return out.reshape(n, self.n_experts, self.n_classes)
+        return self.head.log_proba(self.logits(params, X1), self.n_experts)
 
     def estep_chunk(
         self, params, X1c, target_c, weight_c, logits, resp, log_norm, gate_resid, gate_q
     ):
+        """Fused E-step; returns the expert logits (the forward pass of ``loglik_grad``)."""
         expert_logits = self.logits(params, X1c)
-        parallel = threaded(X1c.shape[0] * self.n_experts >= PARALLEL_MIN_CELLS)
-        kernel = (
-            _kernels.estep_categorical_rows_parallel
-            if parallel
-            else _kernels.estep_categorical_rows
-        )
-        kernel(
-            logits, expert_logits, target_c, self.n_classes, 0.0, weight_c, resp, log_norm,
-            gate_resid, gate_q,
-        )
+        self.head.estep(params, expert_logits, target_c, logits, weight_c, resp, log_norm,
+                        gate_resid, gate_q)
+        return expert_logits
 
     # -- sufficient statistics and M-step ----------------------------------
 
@@ -107,20 +88,21 @@ class CategoricalExperts(ExpertFamily):
 
     def accumulate(self, stats, params, X1c, target_c, soft_weight):
         q = stats["q"]
-        Xq = np.ascontiguousarray(self._inputs(X1c))
+        Xq = np.ascontiguousarray(self.inputs(X1c))
         no_y = np.empty((X1c.shape[0], 0))
         accumulate_moments(Xq, q, soft_weight, no_y, stats["flat"], stats["n"])
         stats["grad"] += self._coef_grad(params, X1c, target_c, soft_weight)
 
-    def _coef_grad(self, params, X1c, target_c, soft_weight):
+    def _coef_grad(self, params, X1c, target_c, soft_weight, forward=None):
         """``sum_i v_ik (onehot(y_i) - p_k(x_i)) x_i^T``, shape (K, C, q)."""
-        Xq = self._inputs(X1c)
+        Xq = self.inputs(X1c)
         n = X1c.shape[0]
         K, C = self.n_experts, self.n_classes
         if params is None:
             prob = np.full((n * K, C), 1.0 / C)
         else:
-            flat_logits = self.logits(params, X1c).reshape(n * K, C)
+            logits = self.logits(params, X1c) if forward is None else forward
+            flat_logits = logits.reshape(n * K, C)
             prob = np.empty_like(flat_logits)
             _kernels.softmax_rows(flat_logits, prob)
         resid = -prob.reshape(n, K, C)
@@ -173,9 +155,9 @@ class CategoricalExperts(ExpertFamily):
     def from_free(self, free):
         return {"coef": free["coef"]}
 
-    def loglik_grad(self, params, X1c, target_c, soft_weight):
+    def loglik_grad(self, params, X1c, target_c, soft_weight, forward=None):
         """Gradient of ``sum_i sum_k v_ik log p_k(y_i | x_i)`` in ``coef``."""
-        return {"coef": self._coef_grad(params, X1c, target_c, soft_weight)}
+        return {"coef": self._coef_grad(params, X1c, target_c, soft_weight, forward)}
 
     def penalty_grad(self, params):
         coef = params["coef"]
@@ -195,9 +177,6 @@ class CategoricalExperts(ExpertFamily):
         """Class logits of the experts ``sel`` ``(n, s)`` only: ``(n, s, n_classes)``."""
         return linear_slot_outputs(params["coef"], X1, sel)
 
-    def slot_loglik(self, params, out, target, sel):
-        return categorical_slot_loglik(out, target)
-
-    def slot_grad(self, params, X1, target, sel, out, soft):
-        dout = categorical_slot_dout(out, target, soft)
+    def slot_grad(self, params, X1, target, sel, out, soft, forward=None):
+        dout, _ = self.head.slot_grad(params, out, target, sel, soft)
         return {"coef": linear_slot_backward(params["coef"].shape, X1, sel, dout)}

@@ -32,14 +32,12 @@ the iterate with the best penalised objective.
 
 import numpy as np
 from joblib import Parallel, delayed
-from sklearn.base import clone, is_classifier, is_regressor
-from sklearn.utils.validation import has_fit_parameter
+from sklearn.base import clone
 
-from .. import _kernels
-from .._data import PARALLEL_MIN_CELLS
-from .._threads import openmp_single_thread, threaded
+from .._passes import MStepContext, RowPasses
+from .._threads import openmp_single_thread
 from ._base import ExpertFamily
-from ._gaussian import _LOG_2PI
+from ._heads import GaussianHead
 
 #: Rows whose weight is below this fraction of the expert's largest weight
 #: are left out of its fit.
@@ -73,18 +71,18 @@ def _seeded_clone(estimator, seed):
 
 
 class EstimatorExperts(ExpertFamily):
-    """``n_experts`` clones of a scikit-learn estimator.
+    """``n_experts`` clones of a scikit-learn estimator under a likelihood head.
 
     Parameters
     ----------
     estimator : estimator instance
     n_experts : int
-    output : {"gaussian", "categorical"}
-    n_outputs : int
-        Outputs ``m`` (regressor) or classes ``C`` (classifier).
-    var_floor : ndarray of shape (n_outputs,) or None
+    head : GaussianHead or CategoricalHead
+        Gaussian: the clones predict the means (regressor); categorical: their
+        ``predict_proba`` gives the class probabilities (classifier).
     seed : int
-        Seeds the clones' unset ``random_state`` and the folds.
+        Seeds the clones' unset ``random_state`` and the folds
+        (:meth:`with_seed` gives the family of another restart).
     n_jobs : int or None
         Experts fitted in parallel threads (joblib); results do not depend on it.
     oof_variance : bool, default=True
@@ -96,34 +94,34 @@ class EstimatorExperts(ExpertFamily):
     needs_data = True
     linear = True
 
-    def __init__(self, estimator, n_experts, output, n_outputs, var_floor=None, seed=0,
-                 n_jobs=None, oof_variance=True):
+    def __init__(self, estimator, n_experts, head, seed=0, n_jobs=None, oof_variance=True):
         self.estimator = estimator
         self.n_experts = n_experts
-        self.output = output
-        self.kind = output
-        self.n_out = int(n_outputs)
-        self.n_outputs = self.n_out
-        self.n_classes = self.n_out
-        self.var_floor = None if var_floor is None else np.asarray(var_floor, dtype=float)
+        self.head = head
         self.seed = int(seed)
         self.n_jobs = n_jobs
         self.oof_variance = oof_variance
-        self.width = self.n_out
+        self._gaussian = isinstance(head, GaussianHead)
+
+    def with_seed(self, seed):
+        """The same experts with clones and folds seeded by ``seed``."""
+        return EstimatorExperts(self.estimator, self.n_experts, self.head, seed, self.n_jobs,
+                                self.oof_variance)
 
     def n_free_params(self, n_features):
-        """The variances only: an arbitrary estimator's own complexity is not counted."""
-        return self.n_experts * self.n_out if self.output == "gaussian" else 0
+        """The head's parameters only: an arbitrary estimator's own complexity is not counted."""
+        return self.n_experts * self.head.n_free_params()
 
     # -- predictions -----------------------------------------------------------
 
     def _predict_one(self, model, X):
-        if self.output == "gaussian":
-            return np.asarray(model.predict(X), dtype=float).reshape(X.shape[0], self.n_out)
+        n_out = self.head.n_out
+        if self._gaussian:
+            return np.asarray(model.predict(X), dtype=float).reshape(X.shape[0], n_out)
         proba = np.asarray(model.predict_proba(X), dtype=float)
         classes = getattr(model, "classes_", None)
-        if classes is not None and len(classes) != self.n_out:
-            full = np.zeros((X.shape[0], self.n_out))
+        if classes is not None and len(classes) != n_out:
+            full = np.zeros((X.shape[0], n_out))
             full[:, np.asarray(classes, dtype=int)] = proba
             proba = full
         proba = np.maximum(proba, PROBA_FLOOR)
@@ -146,26 +144,13 @@ class EstimatorExperts(ExpertFamily):
     def estep_chunk(
         self, params, X1c, target_c, weight_c, logits, resp, log_norm, gate_resid, gate_q
     ):
-        parallel = threaded(X1c.shape[0] * self.n_experts >= PARALLEL_MIN_CELLS)
-        if self.output == "gaussian":
-            var = params["var"]
-            log_const = -0.5 * np.sum(np.log(var) + _LOG_2PI, axis=1)
-            kernel = (
-                _kernels.estep_gaussian_rows_parallel
-                if parallel
-                else _kernels.estep_gaussian_rows
-            )
-            kernel(logits, self.means(params, X1c), target_c, 1.0 / var, log_const, weight_c,
-                   resp, log_norm, gate_resid, gate_q)
+        """Fused E-step from the clones' means or log-probabilities (no gradient: None)."""
+        if self._gaussian:
+            out = self.means(params, X1c)
         else:
-            log_p = self.log_proba(params, X1c).reshape(X1c.shape[0], -1)
-            kernel = (
-                _kernels.estep_categorical_rows_parallel
-                if parallel
-                else _kernels.estep_categorical_rows
-            )
-            kernel(logits, np.ascontiguousarray(log_p), target_c, self.n_out, 0.0, weight_c,
-                   resp, log_norm, gate_resid, gate_q)
+            out = np.ascontiguousarray(self.log_proba(params, X1c).reshape(X1c.shape[0], -1))
+        self.head.estep(params, out, target_c, logits, weight_c, resp, log_norm, gate_resid,
+                        gate_q)
 
     # -- M-step ----------------------------------------------------------------
 
@@ -176,8 +161,8 @@ class EstimatorExperts(ExpertFamily):
         stats["n"] += soft_weight.sum(axis=0)
 
     def _target(self, target):
-        if self.output == "gaussian":
-            return target[:, 0] if self.n_out == 1 else target
+        if self._gaussian:
+            return target[:, 0] if self.head.n_out == 1 else target
         return target
 
     def _fit_one(self, k, X, target, v, previous):
@@ -190,19 +175,19 @@ class EstimatorExperts(ExpertFamily):
             return previous
         Xk, tk, vk = X[keep], target[keep], v[keep]
         seed = self.seed + 7919 * k
-        if self.output == "categorical":
+        if not self._gaussian:
             present = np.unique(tk)
             if present.shape[0] == 1:
-                return {"model": _SingleClass(int(present[0]), self.n_out), "var": None}
+                return {"model": _SingleClass(int(present[0]), self.head.n_out), "var": None}
         model = _seeded_clone(self.estimator, seed).fit(Xk, self._target(tk), sample_weight=vk)
         result = {"model": model, "var": None}
-        if self.output == "gaussian":
+        if self._gaussian:
             pred = self._predict_one(model, Xk)
             if self.oof_variance and Xk.shape[0] >= 2 * N_FOLDS:
                 pred = self._out_of_fold(Xk, tk, vk, seed, pred)
             resid = tk - pred
             var = (vk @ (resid * resid)) / vk.sum()
-            result["var"] = np.maximum(var, self.var_floor)
+            result["var"] = self.head.floor(var)
         return result
 
     def _out_of_fold(self, X, target, v, seed, fallback):
@@ -228,7 +213,7 @@ class EstimatorExperts(ExpertFamily):
         if params is not None:
             previous = [
                 {"model": params["models"][k],
-                 "var": None if self.output != "gaussian" else params["var"][k]}
+                 "var": params["var"][k] if self._gaussian else None}
                 for k in range(self.n_experts)
             ]
         todo = [k for k in range(self.n_experts) if not (collapsed[k] and params is not None)]
@@ -248,44 +233,15 @@ class EstimatorExperts(ExpertFamily):
         for k, r in enumerate(results):
             models[k] = r["model"]
         out = {"models": models}
-        if self.output == "gaussian":
+        if self._gaussian:
             out["var"] = np.array([r["var"] for r in results])
         return out
+
+    def init_params(self, design, resp, rng=None, ridge=None):
+        """Clones fitted to the starting responsibilities ``resp`` (one M-step on ``design``)."""
+        context = MStepContext(RowPasses(design, self.n_experts, resp), self, None, design)
+        return self.mstep(None, None, np.zeros(self.n_experts, dtype=bool), context)
 
     def penalty(self, params):
         return 0.0
 
-
-def check_estimator_expert(expert, classifier):
-    """An estimator expert must take ``sample_weight`` (and ``predict_proba``)."""
-    name = type(expert).__name__
-    try:
-        is_classifier(expert)
-    except (AttributeError, TypeError) as exc:
-        raise TypeError(
-            f"expert={name}() is not a scikit-learn estimator ({exc}); give a "
-            "BaseEstimator subclass with fit(X, y, sample_weight) and predict."
-        ) from exc
-    if classifier and not is_classifier(expert):
-        raise ValueError(
-            f"expert={name}() is not a classifier; MixtureOfExpertsClassifier needs "
-            "classifier experts with predict_proba."
-        )
-    if not classifier and is_classifier(expert):
-        raise ValueError(
-            f"expert={name}() is a classifier; MixtureOfExpertsRegressor needs "
-            "regressor experts."
-        )
-    if not (classifier or is_regressor(expert) or hasattr(expert, "predict")):
-        raise ValueError(f"expert={name}() has no predict method.")
-    if not has_fit_parameter(expert, "sample_weight"):
-        raise ValueError(
-            f"expert={name}() does not accept sample_weight in fit; estimator experts are "
-            "fitted with the responsibilities as sample weights. Choose an estimator "
-            "whose fit takes sample_weight."
-        )
-    if classifier and not hasattr(expert, "predict_proba"):
-        raise ValueError(
-            f"expert={name}() has no predict_proba; classifier experts must give class "
-            "probabilities."
-        )

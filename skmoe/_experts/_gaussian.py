@@ -22,25 +22,15 @@ import numpy as np
 import scipy.linalg
 
 from .. import _kernels
-from .._data import PARALLEL_MIN_CELLS
 from .._threads import threaded
 from ._base import ExpertFamily
-from ._slots import (
-    gaussian_slot_dout,
-    gaussian_slot_loglik,
-    linear_slot_backward,
-    linear_slot_outputs,
-)
-
-_LOG_2PI = float(np.log(2.0 * np.pi))
+from ._heads import GaussianHead
+from ._slots import linear_slot_backward, linear_slot_outputs
 
 #: From this many design columns on, the weighted Gram matrices are formed by
 #: one BLAS product per expert instead of the Numba kernel (measured crossover
 #: near 49 columns with 8 experts, ``benchmarks/bench_stats.py``).
 BLAS_MIN_COLUMNS = 48
-#: Upper bound of the gradient solvers' log-variances (standardised units):
-#: keeps a diverging optimiser from overflowing ``exp``.
-LOG_VAR_MAX = float(np.log(1e8))
 
 
 def accumulate_moments(X, q, soft_weight, y, flat, nk):
@@ -114,22 +104,21 @@ class GaussianExperts(ExpertFamily):
         Lower bound on each expert variance, in standardised units.
     """
 
-    kind = "gaussian"
-
-    def __init__(self, n_experts, n_outputs, linear, alpha, var_floor):
+    def __init__(self, n_experts, n_outputs, linear, alpha, var_floor=None):
         self.n_experts = n_experts
-        self.n_outputs = n_outputs
+        self.head = GaussianHead(n_outputs, var_floor)
         self.linear = linear
         self.alpha = float(alpha)
-        self.var_floor = np.asarray(var_floor, dtype=float)
-        #: columns per expert in the E-step temporaries
-        self.width = n_outputs
+
+    @property
+    def n_outputs(self):
+        return self.head.n_outputs
 
     # -- shapes -------------------------------------------------------------
 
     def n_free_params(self, n_features):
         q = n_features + 1 if self.linear else 1
-        return self.n_experts * self.n_outputs * (q + 1)
+        return self.n_experts * (self.n_outputs * q + self.head.n_free_params())
 
     # -- E-step -------------------------------------------------------------
 
@@ -137,25 +126,16 @@ class GaussianExperts(ExpertFamily):
         """Expert means ``(n_samples, n_experts * n_outputs)``, expert-major."""
         coef = params["coef"]
         K, m, q = coef.shape
-        return self._inputs(X1) @ coef.reshape(K * m, q).T
+        return self.inputs(X1) @ coef.reshape(K * m, q).T
 
     def estep_chunk(
         self, params, X1c, target_c, weight_c, logits, resp, log_norm, gate_resid, gate_q
     ):
+        """Fused E-step; returns the means (the forward pass of ``loglik_grad``)."""
         means = self.means(params, X1c)
-        # kept for loglik_grad on the same chunk (the gradient solvers)
-        self._last_means = (X1c, params["coef"], means)
-        var = params["var"]
-        inv_var = 1.0 / var
-        log_const = -0.5 * np.sum(np.log(var) + _LOG_2PI, axis=1)
-        parallel = threaded(X1c.shape[0] * self.n_experts >= PARALLEL_MIN_CELLS)
-        kernel = (
-            _kernels.estep_gaussian_rows_parallel if parallel else _kernels.estep_gaussian_rows
-        )
-        kernel(
-            logits, means, target_c, inv_var, log_const, weight_c, resp, log_norm, gate_resid,
-            gate_q,
-        )
+        self.head.estep(params, means, target_c, logits, weight_c, resp, log_norm, gate_resid,
+                        gate_q)
+        return means
 
     # -- sufficient statistics and M-step ----------------------------------
 
@@ -205,7 +185,7 @@ class GaussianExperts(ExpertFamily):
             sol = solve_ridge(gram, xy, self.alpha if self.linear else 0.0)  # (q, m)
             coef[k] = sol.T
             rss_pen = yy - np.sum(sol * xy, axis=0)
-            var[k] = np.maximum(rss_pen / max(nk, 1e-300), self.var_floor)
+            var[k] = self.head.floor(rss_pen / max(nk, 1e-300))
         return {"coef": coef, "var": var}
 
     # -- gradient of the log-likelihood (for the gradient solvers) ----------
@@ -214,32 +194,27 @@ class GaussianExperts(ExpertFamily):
 
     def to_free(self, params):
         """Unconstrained parameters: the variance in log space."""
-        return {"coef": params["coef"], "log_var": np.log(params["var"])}
+        return {"coef": params["coef"], **self.head.to_free(params)}
 
     def from_free(self, free):
-        var = np.maximum(np.exp(np.minimum(free["log_var"], LOG_VAR_MAX)), self.var_floor)
-        return {"coef": free["coef"], "var": var}
+        return {"coef": free["coef"], **self.head.from_free(free)}
 
     def free_lower_bounds(self):
-        """The variance floor, in log space."""
-        shape = (self.n_experts, self.n_outputs)
-        return {"log_var": np.broadcast_to(np.log(self.var_floor), shape)}
+        return self.head.free_lower_bounds(self.n_experts)
 
     def free_upper_bounds(self):
-        """Variances at most ``1e8`` times the variance of ``y`` (divergence guard)."""
-        return {"log_var": np.full((self.n_experts, self.n_outputs), LOG_VAR_MAX)}
+        return self.head.free_upper_bounds(self.n_experts)
 
-    def loglik_grad(self, params, X1c, target_c, soft_weight):
-        """Gradient of ``sum_i sum_k v_ik log p_k(y_i | x_i)`` in the free parameters."""
+    def loglik_grad(self, params, X1c, target_c, soft_weight, forward=None):
+        """Gradient of ``sum_i sum_k v_ik log p_k(y_i | x_i)`` in the free parameters.
+
+        ``forward``: the means :meth:`estep_chunk` returned for this chunk
+        (computed afresh when None).
+        """
         K, m = self.n_experts, self.n_outputs
-        Xq = self._inputs(X1c)
+        Xq = self.inputs(X1c)
         n = X1c.shape[0]
-        last = getattr(self, "_last_means", None)
-        if last is not None and last[0] is X1c and last[1] is params["coef"]:
-            mu = last[2]
-        else:
-            mu = self.means(params, X1c)
-        self._last_means = None
+        mu = self.means(params, X1c) if forward is None else forward
         var = params["var"]
         diff = target_c[:, None, :] - mu.reshape(n, K, m)
         scaled = diff / var
@@ -273,14 +248,7 @@ class GaussianExperts(ExpertFamily):
         """Means of the experts ``sel`` ``(n, s)`` only: ``(n, s, n_outputs)``."""
         return linear_slot_outputs(params["coef"], X1, sel)
 
-    def slot_loglik(self, params, out, target, sel):
-        return gaussian_slot_loglik(out, target, sel, params["var"])
-
-    def slot_grad(self, params, X1, target, sel, out, soft):
+    def slot_grad(self, params, X1, target, sel, out, soft, forward=None):
         """Gradient of ``sum_ij soft_ij log p_sel[i,j](y_i | x_i)`` in the free parameters."""
-        dout, grad_log_var = gaussian_slot_dout(out, target, sel, params["var"], soft)
-        coef = params["coef"]
-        return {
-            "coef": linear_slot_backward(coef.shape, X1, sel, dout),
-            "log_var": grad_log_var,
-        }
+        dout, head_grads = self.head.slot_grad(params, out, target, sel, soft)
+        return {"coef": linear_slot_backward(params["coef"].shape, X1, sel, dout), **head_grads}
