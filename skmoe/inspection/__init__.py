@@ -22,7 +22,9 @@ Importing this module does not need matplotlib; drawing does (install it with
 ``pip install "skmoe[plot]"``).
 """
 
-from ._gate import ExpertsDisplay, GateDisplay, LogLikelihoodCurveDisplay
+from ._curve import LogLikelihoodCurveDisplay
+from ._experts import ExpertsDisplay
+from ._gate import GateDisplay
 
 __all__ = ["ExpertsDisplay", "GateDisplay", "LogLikelihoodCurveDisplay"]
 
