@@ -251,6 +251,7 @@ class ExpertsDisplay:
         ax = get_axes("ExpertsDisplay.plot", ax)
         grid = np.asarray(self.feature_values)
         experts = np.asarray(self.expert_predictions)
+        colors = expert_colors(experts.shape[1], colors)
         self.scatter_ = None
         if self.x_data is not None:
             self.scatter_ = ax.scatter(self.x_data, self.y_data, s=5, color="0.55", alpha=0.45,
@@ -258,7 +259,6 @@ class ExpertsDisplay:
         self.band_ = ax.fill_between(grid, self.mean - n_std * self.std,
                                      self.mean + n_std * self.std, color="0.2", alpha=0.15,
                                      lw=0, label=f"mean ± {n_std:g} std", zorder=2)
-        colors = expert_colors(experts.shape[1], colors)
         self.expert_lines_, self.active_lines_ = _draw_experts(
             ax, grid, experts, np.asarray(self.gate_proba), highlight, colors
         )
