@@ -1,4 +1,4 @@
-"""Hardening: bad inputs and degenerate data, across solver/expert configurations.
+"""Input validation: bad inputs and degenerate data, across solver/expert configurations.
 
 Two tables:
 
