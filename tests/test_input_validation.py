@@ -35,8 +35,7 @@ from sklearn.svm import LinearSVC
 from sklearn.tree import DecisionTreeClassifier, DecisionTreeRegressor
 
 from skmoe import MixtureOfExpertsClassifier, MixtureOfExpertsRegressor
-
-from ._data import gated_linear
+from skmoe._synthetic import gated_linear
 
 # -- configurations ------------------------------------------------------------
 
