@@ -1,6 +1,6 @@
 """Distributed EM on a 2-worker Dask LocalCluster versus in-memory EM.
 
-The regressor (d = 10, K = 8, ``_data.make_moe_regression``'s model) is
+The regressor (d = 10, K = 8, ``skmoe._synthetic.make_moe_regression``'s model) is
 fitted on ``--rows`` rows (default 1e7) that are generated block by block on
 the workers (``--block-rows`` rows per block; never materialised in one
 process), with ``max_iter=10, tol=0``. Timed: the main EM loop,
@@ -40,7 +40,7 @@ N_EXPERTS = 8
 
 def _block(index, rows, params):
     """One generated block ``(X, y)`` (runs on a worker)."""
-    from _data import make_moe_regression
+    from skmoe._synthetic import make_moe_regression
 
     X, y, _ = make_moe_regression(rows, N_FEATURES, N_EXPERTS, random_state=1000 + index,
                                   params=params)
@@ -193,7 +193,7 @@ def main(argv=None):
         args.rows, args.mem_rows, args.block_rows = 1e6, 1e5, 1e5
     n_rows, block_rows, mem_rows = int(args.rows), int(args.block_rows), int(args.mem_rows)
 
-    # worker processes import skmoe and _data from this checkout
+    # worker processes import skmoe (and skmoe._synthetic, the data) from this checkout
     os.environ["PYTHONPATH"] = os.pathsep.join(
         [REPO_ROOT, BENCH_DIR] + [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep)
                                   if p]
@@ -201,9 +201,9 @@ def main(argv=None):
     import dask
     import distributed
     import numpy as np
-    from _data import make_moe_regression
 
     from skmoe import MixtureOfExpertsRegressor as Est
+    from skmoe._synthetic import make_moe_regression
 
     print("\n".join(environment_lines()))
     print(f"dask {dask.__version__}, distributed {distributed.__version__}; {skmoe_location()}")

@@ -1,7 +1,7 @@
 """Time per EM iteration: hand-written NumPy/SciPy EM vs skmoe.
 
 Both fit the dense softmax-gated MoE regressor on the same synthetic data
-(``_data.make_moe_regression``, d = 10) with a fixed number of iterations
+(``skmoe._synthetic.make_moe_regression``, d = 10) with a fixed number of iterations
 (``tol=0``). Only the main full-data EM loop is timed (initialisation
 excluded): for skmoe ``_timings_['total_em'] / n_iter_``, for the baseline the
 same quantity from ``numpy_em``'s own timings.
@@ -28,8 +28,9 @@ from _common import (
     thread_report,
     warmup_fit,
 )
-from _data import make_moe_regression
 from numpy_em import numpy_em
+
+from skmoe._synthetic import make_moe_regression
 
 SPLIT_KEYS = ("estep", "expert_mstep", "gate_mstep")
 N_FEATURES = 10

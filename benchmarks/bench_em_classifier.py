@@ -1,7 +1,7 @@
 """Time per EM iteration, classifier: hand-written NumPy/SciPy EM vs skmoe.
 
 Both fit the dense softmax-gated mixture of multinomial-logistic experts on
-the same synthetic data (``_data_classifier.make_moe_classification``,
+the same synthetic data (``skmoe._synthetic.make_moe_classification``,
 d = 10) with a fixed number of iterations (``tol=0``). Only the main
 full-data EM loop is timed (initialisation excluded): for skmoe
 ``_timings_['total_em'] / n_iter_``, for the baseline the same quantity from
@@ -36,9 +36,10 @@ from _common import (
     thread_report,
     warmup_fit,
 )
-from _data_classifier import make_moe_classification, true_log_likelihood_classification
 from bench_em import SPLIT_KEYS, _ms_cell, _split_cell, _summarise, time_skmoe
 from numpy_em_classifier import numpy_em_classifier
+
+from skmoe._synthetic import make_moe_classification, true_log_likelihood_classification
 
 N_FEATURES = 10
 # time-to-quality configuration (n is --quality-n)
@@ -188,7 +189,7 @@ def _print_quality(q):
     )
     for name, r in q["methods"].items():
         print(
-            f"check {name}: final mean log-lik rescored by _data_classifier from the "
+            f"check {name}: final mean log-lik rescored by skmoe._synthetic from the "
             f"exported parameters: {r['scored_ll']:.5f}"
         )
 

@@ -6,7 +6,7 @@ and ``Ridge()`` (plus ``StandardScaler + Ridge()``: the experts see
 standardised features), with the dense linear mixture (``expert="linear"``)
 as a reference. Data: ``sklearn.datasets.load_diabetes()`` (442 rows, 10 features;
 ``--repeats`` x 2-fold cross-validation with fixed seeds, means over the
-folds) and the regime data of the tests (``tests._data.hard_regimes``: linear
+folds) and the regime data of the tests (``skmoe._synthetic.hard_regimes``: linear
 regimes on the cells of a linear partition, noise standard deviation 0.3;
 ``--n-train`` training and ``--n-test`` held-out rows from the same model,
 4 regimes, d = 5). Columns: fit time, held-out R^2, held-out mean
@@ -65,7 +65,7 @@ from sklearn.tree import DecisionTreeRegressor  # noqa: E402
 import skmoe  # noqa: E402
 from skmoe import MixtureOfExpertsRegressor  # noqa: E402
 from skmoe._experts import _estimator  # noqa: E402
-from tests._data import hard_regimes  # noqa: E402
+from skmoe._synthetic import hard_regimes  # noqa: E402
 
 NOISE = 0.3  # hard_regimes' noise standard deviation: true variance 0.09
 N_REGIMES = 4

@@ -1,7 +1,7 @@
 """Whole ``fit`` at default settings: time, held-out fit quality, peak memory.
 
 Part 1 (large): ``MixtureOfExpertsRegressor(n_experts=8, random_state=0)``
-fitted on 1e6 x 10 rows of ``_data.make_moe_regression`` (K = 8). Reports
+fitted on 1e6 x 10 rows of ``skmoe._synthetic.make_moe_regression`` (K = 8). Reports
 
 * wall time of ``fit`` (after an untimed 2-iteration warm-up fit on the same
   data, so Numba compilation / cache loading is not counted; see
@@ -45,8 +45,9 @@ from _common import (
     thread_report,
     warmup_fit,
 )
-from _data import make_moe_regression, true_log_likelihood
 from numpy_em import numpy_em
+
+from skmoe._synthetic import make_moe_regression, true_log_likelihood
 
 D = 10
 MEM_TAG = "MEMORY_JSON "

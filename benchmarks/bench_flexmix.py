@@ -5,7 +5,7 @@ mixing weights follow a multinomial logit in x::
 
     flexmix(y ~ ., k = K, model = FLXMRglm(), concomitant = FLXPmultinom(~ x1 + ... + xd))
 
-Data: ``_data.make_moe_regression`` (d = 10, K = 4, seed 0) at n = 1e4 and
+Data: ``skmoe._synthetic.make_moe_regression`` (d = 10, K = 4, seed 0) at n = 1e4 and
 1e5, written to a CSV in a temporary directory; held-out: 1e5 rows from the
 same model (seed 1). For every method: wall time of the fit call (flexmix:
 ``flexmix()`` alone, measured inside R, CSV reading excluded), the training
@@ -42,8 +42,9 @@ from _common import (
     skmoe_location,
     warmup_fit,
 )
-from _data import make_moe_regression, true_log_likelihood
 from numpy_em import numpy_em
+
+from skmoe._synthetic import make_moe_regression, true_log_likelihood
 
 D = 10
 R_SCRIPT = os.path.join(BENCH_DIR, "bench_flexmix.R")
@@ -228,7 +229,7 @@ def main(argv=None):
         )
     )
     print(
-        "\nLog-likelihoods are per sample, computed by _data.true_log_likelihood from each "
+        "\nLog-likelihoods are per sample, computed by skmoe._synthetic.true_log_likelihood from each "
         "method's parameters\n(flexmix's own logLik/n in parentheses as a check; its "
         "sigma may use a degrees-of-freedom correction).\nflexmix time = flexmix() inside R "
         "(single-threaded R"

@@ -5,7 +5,7 @@ d = 10, n = 1e5 by default) on standardised data, for two expert kinds:
 ``linear`` and ``mlp`` (one hidden layer of 32 tanh units per expert). The
 PyTorch model, loss and penalties are described in ``torch_moe.py``.
 
-Data: ``_data.make_moe_regression(n, 10, 8, random_state=0)`` (gated linear
+Data: ``skmoe._synthetic.make_moe_regression(n, 10, 8, random_state=0)`` (gated linear
 regimes). For ``mlp`` experts the target gets a nonlinear term,
 ``y + SIN_AMP * sin(2 x_0)`` (``--sin-amp``, default 1.5), which a linear
 expert cannot follow within a regime.
@@ -80,7 +80,8 @@ import warnings
 import _common  # noqa: F401  (sets sys.path)
 import numpy as np
 from _common import environment_lines, fmt, import_skmoe, md_table, skmoe_location, thread_report
-from _data import make_moe_regression
+
+from skmoe._synthetic import make_moe_regression
 
 N_FEATURES = 10
 N_EXPERTS = 8

@@ -18,7 +18,7 @@ this one script (``--parts`` picks some):
    runs BLAS single-threaded inside ``predict``). Targets: top-2 of 8 mlp-32
    at most 0.4x dense, top-2 of 32 mlp-32 at most 0.15x, every sparse linear
    model at most 1x.
-2. **Quality** (``quality``): ``tests._data.hard_regimes`` (8 linear regimes
+2. **Quality** (``quality``): ``skmoe._synthetic.hard_regimes`` (8 linear regimes
    on the cells of a linear partition: each row's regime is a deterministic
    function of ``x``, noise 0.3), 10,000 training and 10,000 held-out rows
    from the same model, d = 10. ``MixtureOfExpertsRegressor(n_experts=8)``
@@ -89,7 +89,7 @@ N_FEATURES = 10
 def _import():
     import skmoe
     from skmoe import MixtureOfExpertsRegressor
-    from tests._data import hard_regimes
+    from skmoe._synthetic import hard_regimes
 
     return skmoe, MixtureOfExpertsRegressor, hard_regimes
 

@@ -23,8 +23,8 @@ CHILD = r"""
 import sys, time, warnings
 sys.path[:0] = [{root!r}, {here!r}]
 import numba
-from _data import make_moe_regression
 from skmoe import MixtureOfExpertsRegressor
+from skmoe._synthetic import make_moe_regression
 warnings.simplefilter("ignore")
 X, y, _ = make_moe_regression({n}, 10, 8, random_state=0)
 MixtureOfExpertsRegressor(n_experts=8, random_state=0, max_iter=2).fit(X, y)

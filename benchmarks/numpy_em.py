@@ -5,7 +5,7 @@ NumPy user would write for the same model, vectorised, with matrix products
 in BLAS, the E-step in log space with :func:`scipy.special.logsumexp`, and
 no tricks beyond that (no Numba, no float32, no fused kernels).
 
-Model (the same as :mod:`_data` generates)::
+Model (the same as :func:`skmoe._synthetic.make_moe_regression` generates)::
 
     g(x)     = softmax(W x + b)
     p(y | x) = sum_k g_k(x) N(y; a_k . x + c_k, s2_k)
@@ -240,7 +240,7 @@ def numpy_em(
     result : dict
         ``gate_coef`` (K, d), ``gate_intercept`` (K,), ``expert_coef`` (K, d),
         ``expert_intercept`` (K,), ``expert_var`` (K,) in original units (the
-        keys of :func:`_data.make_moe_regression`), ``loglik`` (list: mean
+        keys of :func:`skmoe._synthetic.make_moe_regression`), ``loglik`` (list: mean
         log-likelihood per unit weight in original units: entry ``t`` is the
         model after ``t`` EM iterations, the last entry is the returned
         model), ``objective`` (same minus the penalty per unit weight),

@@ -5,7 +5,7 @@ would write for the same model, vectorised over rows, with matrix products
 in BLAS, the E-step in log space with :func:`scipy.special.logsumexp`, and
 no tricks beyond that (no Numba, no float32, no fused kernels).
 
-Model (the same as :mod:`_data_classifier` generates, and as
+Model (the same as :func:`skmoe._synthetic.make_moe_classification` generates, and as
 ``skmoe.MixtureOfExpertsClassifier(expert="logistic")`` fits)::
 
     g(x)     = softmax(W x + b)
@@ -234,7 +234,7 @@ def numpy_em_classifier(
     result : dict
         ``gate_coef`` (K, d), ``gate_intercept`` (K,), ``expert_coef``
         (K, C, d), ``expert_intercept`` (K, C) in original units (the keys of
-        :func:`_data_classifier.make_moe_classification`), ``loglik`` (list:
+        :func:`skmoe._synthetic.make_moe_classification`), ``loglik`` (list:
         mean log-likelihood per unit weight: entry ``t`` is the model after
         ``t`` EM iterations, the last entry is the returned model),
         ``objective`` (same minus the penalty per unit weight), ``n_iter``

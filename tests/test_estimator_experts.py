@@ -13,8 +13,7 @@ from sklearn.svm import LinearSVC
 from sklearn.tree import DecisionTreeClassifier, DecisionTreeRegressor
 
 from skmoe import MixtureOfExpertsClassifier, MixtureOfExpertsRegressor
-
-from ._data import hard_regimes
+from skmoe._synthetic import hard_regimes
 
 
 def _fit(model, X, y, **kwargs):

@@ -10,8 +10,7 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.linear_model import LinearRegression
 
 from skmoe import MixtureOfExpertsClassifier, MixtureOfExpertsRegressor
-
-from ._data import gated_linear, random_gated_linear
+from skmoe._synthetic import gated_linear, random_gated_linear
 
 
 def _quiet_fit(model, X, y, **kwargs):

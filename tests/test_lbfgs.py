@@ -8,8 +8,7 @@ from numpy.testing import assert_allclose
 from sklearn.exceptions import ConvergenceWarning
 
 from skmoe import MixtureOfExpertsClassifier, MixtureOfExpertsRegressor
-
-from ._data import gated_linear, random_gated_linear
+from skmoe._synthetic import gated_linear, random_gated_linear
 
 
 @pytest.mark.parametrize("expert", ["linear", "constant"])

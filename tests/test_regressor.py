@@ -16,8 +16,7 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
 from skmoe import MixtureOfExpertsRegressor
-
-from ._data import gated_linear, random_gated_linear
+from skmoe._synthetic import gated_linear, random_gated_linear
 
 
 @pytest.fixture(scope="module")

@@ -214,8 +214,7 @@ import warnings  # noqa: E402
 from sklearn.exceptions import ConvergenceWarning  # noqa: E402
 
 from skmoe import MixtureOfExpertsClassifier, MixtureOfExpertsRegressor  # noqa: E402
-
-from ._data import hard_regimes  # noqa: E402
+from skmoe._synthetic import hard_regimes  # noqa: E402
 
 
 def _fit(model, X, y):

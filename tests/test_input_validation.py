@@ -1,4 +1,4 @@
-"""Hardening: bad inputs and degenerate data, across solver/expert configurations.
+"""Input validation: bad inputs and degenerate data, across solver/expert configurations.
 
 Two tables:
 
@@ -35,8 +35,7 @@ from sklearn.svm import LinearSVC
 from sklearn.tree import DecisionTreeClassifier, DecisionTreeRegressor
 
 from skmoe import MixtureOfExpertsClassifier, MixtureOfExpertsRegressor
-
-from ._data import gated_linear
+from skmoe._synthetic import gated_linear
 
 # -- configurations ------------------------------------------------------------
 

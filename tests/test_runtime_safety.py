@@ -1,4 +1,4 @@
-"""Hardening at run time: determinism, threads, processes, property-based fuzzing.
+"""Run-time safety: determinism, threads, processes, property-based fuzzing.
 
 1. Determinism: an integer ``random_state`` gives bit-identical fitted
    parameters, curves and predictions from run to run and for ``n_jobs=1``
