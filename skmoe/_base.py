@@ -35,15 +35,6 @@ from ._structure import Structure, check_unchanged, check_warm_features
 from ._targets import target_from_state
 from ._threads import numba_threads
 
-#: What a continued fit says when ``set_params`` changed the structure.
-_CONTINUE_MESSAGES = {
-    False: ("a warm start (warm_start=True) continues the fitted parameters",
-            "Set warm_start=False to refit from scratch."),
-    True: ("partial_fit updates the fitted parameters",
-           "Call fit to refit from scratch (or clone the estimator)."),
-}
-
-
 class BaseMixtureOfExperts(BaseEstimator, metaclass=ABCMeta):
     """Fit template and everything the regressor and classifier share."""
 
@@ -139,7 +130,7 @@ class BaseMixtureOfExperts(BaseEstimator, metaclass=ABCMeta):
         t_start = time.perf_counter()
         continuing = hasattr(self, "_params") and (incremental or self.warm_start)
         if continuing:
-            check_unchanged(self, *_CONTINUE_MESSAGES[incremental])
+            check_unchanged(self, incremental)
         previous_n_features = getattr(self, "n_features_in_", None)
         self._check_fit_params()
         solver_cls = self._solver_class(incremental, is_dask_input(X, y, sample_weight))

@@ -52,7 +52,7 @@ class MixtureOfExpertsClassifier(ClassifierMixin, BaseMixtureOfExperts):
         L2 penalty on the gate coefficients (standardised inputs; intercepts
         are not penalised). Larger than the regressor's default: with
         classifier experts an unpenalised gate overfits small tables
-        (measured on iris, wine and breast cancer in the tests).
+        (``benchmarks/README.md``, "Measurements behind constants in the code").
 {SHARED_PARAMS_DOC}
     Attributes
     ----------

@@ -1,6 +1,6 @@
 """Initialisation: responsibilities -> first parameters, and the start search.
 
-Strategy (what the defaults do, measured in ``benchmarks/``): a single
+Strategy (what the defaults do): a single
 k-means start gets stuck in poor local optima once ``n_experts`` grows, so
 each restart
 

@@ -64,8 +64,19 @@ class Structure:
         return None
 
 
-def check_unchanged(estimator, what, remedy):
+#: What a continued fit (warm ``fit``, or ``partial_fit``) says when
+#: ``set_params`` changed the structure.
+_CONTINUE_MESSAGES = {
+    False: ("a warm start (warm_start=True) continues the fitted parameters",
+            "Set warm_start=False to refit from scratch."),
+    True: ("partial_fit updates the fitted parameters",
+           "Call fit to refit from scratch (or clone the estimator)."),
+}
+
+
+def check_unchanged(estimator, incremental):
     """``ValueError`` if ``set_params`` changed the fitted structure since the last fit."""
+    what, remedy = _CONTINUE_MESSAGES[incremental]
     fitted, now = Structure.from_state(estimator._structure), Structure.of(estimator)
     name = fitted.first_difference(now)
     if name is not None:

@@ -28,8 +28,8 @@ from ._heads import GaussianHead
 from ._slots import linear_slot_backward, linear_slot_outputs
 
 #: From this many design columns on, the weighted Gram matrices are formed by
-#: one BLAS product per expert instead of the Numba kernel (measured crossover
-#: near 49 columns with 8 experts, ``benchmarks/bench_stats.py``).
+#: one BLAS product per expert instead of the Numba kernel (the measured
+#: crossover: ``benchmarks/README.md``, "Measurements behind constants in the code").
 BLAS_MIN_COLUMNS = 48
 
 

@@ -29,12 +29,9 @@ COLLAPSE_SHARE = 1e-8
 #: With ``keep_best`` (experts whose M-step may lower the objective), EM also
 #: stops when the best objective has not improved by ``tol`` for this many
 #: iterations (and reports convergence, as scikit-learn's MLP does when its
-#: ``n_iter_no_change`` rule stops it). Measured with boosting experts
-#: (``benchmarks/README.md``): after the first few iterations the objective
-#: only jitters (on regime data the best of 23 iterations beat the best of
-#: the first 5 by 0.0002 nats per sample for K = 4, 0.006 for K = 2; on
-#: diabetes the start was never beaten), so 3 keeps the quality and stops
-#: 7 of 10 discarded refits of every expert, the dominant cost.
+#: ``n_iter_no_change`` rule stops it). 3 keeps the quality of a longer
+#: patience at a fraction of the expert refits (measured: ``benchmarks/README.md``,
+#: "Measurements behind constants in the code").
 BEST_PATIENCE = 3
 
 

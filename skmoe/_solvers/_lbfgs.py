@@ -5,12 +5,12 @@ weight) over the packed parameters with ``scipy.optimize.minimize``
 (L-BFGS-B). It stops when the objective (a per-sample mean, so of order
 one) has decreased by less than ``tol`` in each of ``PATIENCE`` (10)
 consecutive iterations, as Adam's epochs: a few small steps are not enough,
-because L-BFGS crawls while its curvature estimate settles (with L-BFGS-B's
-own relative ``ftol`` test alone, a regime data set stopped after 4
-iterations 0.02 nats below the optimum; with a patience of 3, rough starts
-still stopped after 3 iterations, 0.02 nats below EM). Each iteration's line search ensures the
-objective decreases. Variances are optimised in log space with their floor as a bound
-(L-BFGS-B's box constraints).
+because L-BFGS crawls while its curvature estimate settles (L-BFGS-B's own
+relative ``ftol`` test, or a patience of 3, stopped short of the optimum:
+``benchmarks/README.md``, "Measurements behind constants in the code"). Each
+iteration's line search ensures the objective decreases. Variances are
+optimised in log space with their floor as a bound (L-BFGS-B's box
+constraints).
 """
 
 import time
