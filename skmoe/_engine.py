@@ -84,10 +84,10 @@ def fit_runs(plan, data, rng, warm_params=None, x_scaler=None):
     t0 = time.perf_counter()
     if not warm:
         x_scaler = data.fit_scaling(plan.target)
-    main = data.design(x_scaler, plan.target)
+    design = data.design(x_scaler, plan.target)
     hessian = data.hessian_design(x_scaler, plan.target, 2 * K)
-    gate_main = GateMStep(main, plan.settings.gate_alpha, K, hessian)
-    search = StartSearch(plan, data, x_scaler, main, gate_main)
+    gate_step = GateMStep(design, plan.settings.gate_alpha, K, hessian)
+    search = StartSearch(plan, data, x_scaler, design, gate_step)
     timings = {"init": time.perf_counter() - t0}
     seeds = rng.randint(np.iinfo(np.int32).max, size=1 if warm else plan.n_init)
     best = None
@@ -101,7 +101,7 @@ def fit_runs(plan, data, rng, warm_params=None, x_scaler=None):
         run_rng = np.random.RandomState(int(seed))
         if plan.structure.sparse:
             params = with_noise(params)
-        result = plan.solver.run(_task(plan, data, main, family, gate_main, run_rng), params,
+        result = plan.solver.run(_task(plan, data, design, family, gate_step, run_rng), params,
                                  run_rng)
         if best is None or better(result.log_likelihood, best.log_likelihood):
             best = result

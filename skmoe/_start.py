@@ -65,18 +65,18 @@ class StartSearch:
     data : training data (``skmoe._inputs.MemoryTrainingData`` or the Dask twin)
         Draws the canonical subsamples.
     x_scaler : Scaler
-    main : Design or DaskDesign
+    design : Design or DaskDesign
         The rows the solver runs on.
-    gate_main : GateMStep
-        The gate's M-step on ``main``.
+    gate_step : GateMStep
+        The gate's M-step on ``design``.
     """
 
-    def __init__(self, plan, data, x_scaler, main, gate_main):
+    def __init__(self, plan, data, x_scaler, design, gate_step):
         self.plan = plan
         self.data = data
         self.x_scaler = x_scaler
-        self.main = main
-        self.gate_main = gate_main
+        self.design = design
+        self.gate_step = gate_step
 
     def initial_params(self, family, seed):
         """Starting parameters of the restart seeded ``seed`` for ``family``.
@@ -91,11 +91,11 @@ class StartSearch:
         if plan.structure.sparse and plan.init == "random":
             # one M-step on random responsibilities: near-identical experts
             # and a nearly flat gate (no EM)
-            resp = initial_resp(self.main, None, K, "random", rng)
+            resp = initial_resp(self.design, None, K, "random", rng)
             return self.flat_start(entry, family, resp, rng)
         start = entry.start_for(plan.solver.name)
         if start == "flat":
-            resp = np.full((self.main.n_samples, K), 1.0 / K)
+            resp = np.full((self.design.n_samples, K), 1.0 / K)
             return self.flat_start(entry, family, resp, rng)
         if start == "search":
             return self.search(family, seed)
@@ -106,9 +106,9 @@ class StartSearch:
         K = self.plan.structure.n_experts
         proxy = self.plan.make_family(seed, proxy=True)
         found = self.search(proxy, seed)
-        resp = np.empty((self.main.n_samples, K))
-        estep_pass(self.main, proxy, found, resp, np.empty(self.main.n_samples))
-        experts = family.init_params(self.main, resp, rng, ridge=entry.proxy_init_ridge)
+        resp = np.empty((self.design.n_samples, K))
+        estep_pass(self.design, proxy, found, resp, np.empty(self.design.n_samples))
+        experts = family.init_params(self.design, resp, rng, ridge=entry.proxy_init_ridge)
         return {"gate": found["gate"], "experts": experts}
 
     def flat_start(self, entry, family, resp, rng):
@@ -119,12 +119,12 @@ class StartSearch:
         others: one M-step (``params_from_resp``).
         """
         if entry.flat_init_ridge is None:
-            return params_from_resp(self.main, family, self.gate_main, resp)
-        experts = family.init_params(self.main, resp, rng, ridge=entry.flat_init_ridge)
-        gate = rng.normal(scale=0.01, size=(self.plan.structure.n_experts, self.main.n_columns))
+            return params_from_resp(self.design, family, self.gate_step, resp)
+        experts = family.init_params(self.design, resp, rng, ridge=entry.flat_init_ridge)
+        gate = rng.normal(scale=0.01, size=(self.plan.structure.n_experts, self.design.n_columns))
         return {"gate": gate - gate.mean(axis=0), "experts": experts}
 
-    def _design(self, max_rows, seed):
+    def _subsample(self, max_rows, seed):
         min_rows = 2 * self.plan.structure.n_experts
         return self.data.canonical_design(self.x_scaler, self.plan.target, max_rows, seed,
                                           min_rows)
@@ -150,12 +150,12 @@ class StartSearch:
         # max_iter caps EM's own runs; for the gradient solvers it counts
         # their iterations or epochs, not the start search's
         em_cap = s.max_iter if plan.solver.name == "em" else START_MAX_ITER
-        n_features = self.main.n_columns - 1
+        n_features = self.design.n_columns - 1
         cand_rows = max(CANDIDATE_ROWS, CANDIDATE_ROWS_PER_PARAM * K * (n_features + 1))
-        if self.data.small and self.main.n_samples <= cand_rows:
-            cand, gate_cand = self.main, self.gate_main
+        if self.data.small and self.design.n_samples <= cand_rows:
+            cand, gate_cand = self.design, self.gate_step
         else:
-            cand = self._design(cand_rows, seed)
+            cand = self._subsample(cand_rows, seed)
             gate_cand = GateMStep(cand, s.gate_alpha, K)
         features = plan.target.cluster_features(cand)
         best = None
@@ -167,7 +167,7 @@ class StartSearch:
             if best is None or better(result.objective, best.objective):
                 best = result
         if not self.data.small:
-            sub = self._design(SUBSAMPLE_ROWS, seed)
+            sub = self._subsample(SUBSAMPLE_ROWS, seed)
             best = self._em(sub, family, GateMStep(sub, s.gate_alpha, K), best.params, em_cap,
                             GATE_STEPS_SUBSAMPLE, "subsample")
         return best.params

@@ -1,76 +1,10 @@
-"""Checks of parameter combinations and of fit inputs (before any kernel runs)."""
+"""Checks of hyper-parameters and of fit inputs (before any kernel runs).
+
+Which solver supports what is the solver registry's (``skmoe._solvers``).
+"""
 
 import numpy as np
 from sklearn.utils.validation import _check_sample_weight
-
-#: Solvers implemented so far, per routing mode and expert kind. Each later
-#: capability adds itself here; the messages below are built from this table
-#: so they always name what a user can actually choose.
-_SUPPORTED = {
-    ("dense", "builtin"): ("em", "lbfgs", "adam"),
-    ("dense", "mlp"): ("lbfgs", "adam"),
-    ("dense", "estimator"): ("em",),
-    ("sparse", "builtin"): ("adam",),
-    ("sparse", "mlp"): ("adam",),
-    ("sparse", "estimator"): (),
-}
-
-
-def expert_kind(expert):
-    """``"builtin"``, ``"mlp"`` or ``"estimator"``."""
-    if isinstance(expert, str):
-        return "mlp" if expert == "mlp" else "builtin"
-    return "estimator"
-
-
-def _describe(expert, top_k):
-    what = f"expert={expert!r}" if isinstance(expert, str) else "an estimator expert"
-    return what + (f" with top_k={top_k}" if top_k is not None else " (dense)")
-
-
-def resolve_solver(estimator):
-    """The solver ``fit`` will use; ``ValueError`` naming the alternatives.
-
-    ``"auto"`` means ``"em"`` when dense, ``"lbfgs"`` for dense ``"mlp"``
-    experts and ``"adam"`` when sparse (``top_k`` set).
-    """
-    mode = "dense" if estimator.top_k is None else "sparse"
-    kind = expert_kind(estimator.expert)
-    supported = _SUPPORTED[(mode, kind)]
-    solver = estimator.solver
-    if solver == "auto":
-        if mode == "sparse":
-            solver = "adam"
-        elif kind == "mlp":
-            solver = "lbfgs"
-        else:
-            solver = "em"
-    if solver not in supported:
-        what = _describe(estimator.expert, estimator.top_k)
-        if supported:
-            names = " or ".join(repr(s) for s in supported)
-            raise ValueError(
-                f"solver={estimator.solver!r} is not supported for {what}; use solver={names}."
-            )
-        raise ValueError(
-            f"{what} is not available in this version of skmoe (no solver supports it yet); "
-            "use the dense model (top_k=None) with expert='linear' or 'constant' "
-            "(regressor), 'logistic' or 'constant' (classifier), and solver='em'."
-        )
-    return solver
-
-
-def check_partial_fit(estimator):
-    """``partial_fit`` runs Adam: the combination must support ``"adam"``."""
-    mode = "dense" if estimator.top_k is None else "sparse"
-    kind = expert_kind(estimator.expert)
-    if "adam" not in _SUPPORTED[(mode, kind)]:
-        what = _describe(estimator.expert, estimator.top_k)
-        raise ValueError(
-            f"partial_fit (mini-batch Adam) is not available for {what} in this version "
-            "of skmoe; use fit."
-        )
-
 
 def check_not_bool(estimator):
     """``True``/``False`` pass ``Interval(Integral)``; integer parameters reject them."""
@@ -110,7 +44,12 @@ def check_sample_weight(sample_weight, X):
         raise ValueError("Input sample_weight contains NaN or infinity.")
     if not np.any(sample_weight > 0):
         raise ValueError("sample_weight must have at least one positive entry; all are zero.")
-    total = float(sample_weight.sum())
+    check_total_weight(float(sample_weight.sum()))
+    return np.ascontiguousarray(sample_weight, dtype=np.float64)
+
+
+def check_total_weight(total):
+    """``ValueError`` unless the summed weight is in the range the objectives divide by."""
     if not np.isfinite(total) or total < MIN_TOTAL_WEIGHT:
         raise ValueError(
             f"sample_weight sums to {total!r}, outside the range skmoe can fit "
@@ -118,7 +57,6 @@ def check_sample_weight(sample_weight, X):
             "Rescale sample_weight (e.g. divide by its mean; this changes how strongly "
             "the penalties act)."
         )
-    return np.ascontiguousarray(sample_weight, dtype=np.float64)
 
 
 def check_n_samples(n_samples, n_experts, weighted=False):

@@ -382,7 +382,7 @@ class DaskTrainingData:
         keep = [i for i, s in enumerate(summaries) if s[0] > 0]
         if not keep:
             raise ValueError("Sample weights must contain at least one non-zero number.")
-        _check_total(float(sum(s[1] for s in summaries)))
+        _validation.check_total_weight(float(sum(s[1] for s in summaries)))
         _validation.check_n_samples(sum(summaries[i][0] for i in keep), estimator.n_experts,
                                     weighted=w is not None)
         summaries = [summaries[i] for i in keep]
@@ -432,12 +432,3 @@ def _validated_blocks(dask, name, target, X, y, w):
            for xb, yb, wb in zip(xs, ys, ws, strict=True)]
     return list(dask.persist(*raw))
 
-
-def _check_total(total):
-    if not np.isfinite(total) or total < _validation.MIN_TOTAL_WEIGHT:
-        raise ValueError(
-            f"sample_weight sums to {total!r}, outside the range skmoe can fit "
-            f"([{_validation.MIN_TOTAL_WEIGHT:g}, inf)): the per-sample objective divides "
-            "by it. Rescale sample_weight (e.g. divide by its mean; this changes how "
-            "strongly the penalties act)."
-        )
