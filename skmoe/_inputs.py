@@ -53,7 +53,9 @@ def training_data(estimator, X, y, sample_weight, target, *, reset_features, res
     if check_n_samples:
         _validation.check_n_samples(X.shape[0], estimator.n_experts,
                                     weighted=not positive.all())
-    return MemoryTrainingData(np.ascontiguousarray(X), np.ascontiguousarray(T), w)
+    # partial_fit's epoch visits the rows as given (its shuffle follows their order)
+    return MemoryTrainingData(np.ascontiguousarray(X), np.ascontiguousarray(T), w,
+                              canonical=incremental)
 
 
 def hash_view(x_scaler, target, n_features):
@@ -79,8 +81,10 @@ class MemoryTrainingData:
     Up to ``SUBSAMPLE_ROWS`` rows (``small``), the rows are replaced by the
     canonical de-duplicated ones (identical rows merged, weights added,
     sorted), so that row order and repeated rows versus integer weights give
-    bit-identical fits. ``canonical=True``: the rows already are;
-    ``small`` overrides the size rule (a subsample searched as small data).
+    bit-identical fits. ``canonical=True`` keeps the rows as they are (they
+    already are canonical, or ``partial_fit`` visits them in the given
+    order); ``small`` overrides the size rule (a subsample searched as small
+    data).
     """
 
     distributed = False
