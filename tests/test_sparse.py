@@ -163,7 +163,8 @@ def _sparse_problem(name, make, k, noisy, balance, seed=0):
     p = d + 1
     params = {"gate": rng.normal(size=(K, p)), "noise": 0.5 * rng.normal(size=(K, p))}
     if isinstance(family, MLPExperts):
-        experts = {"W1": rng.normal(size=(K, 3, p)), "W2": rng.normal(size=(K, family.width - 3, 4))}
+        o = family.head.n_out
+        experts = {"W1": rng.normal(size=(K, 3, p)), "W2": rng.normal(size=(K, o, 4))}
         if isinstance(family.head, GaussianHead):
             experts["var"] = rng.uniform(0.5, 2.0, size=(K, 1))
             target = rng.normal(size=(n, 1))
