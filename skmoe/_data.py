@@ -18,9 +18,6 @@ _CHUNK_VALUES = 1 << 19
 _MIN_CHUNK_ROWS = 1024
 _MAX_CHUNK_ROWS = 1 << 16
 
-#: Threaded kernels pay off above roughly this many row x expert cells.
-PARALLEL_MIN_CELLS = 1 << 14
-
 
 def chunk_rows(n_samples, width, values=_CHUNK_VALUES):
     """Rows per chunk for a pass whose widest temporary has ``width`` columns.

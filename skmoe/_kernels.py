@@ -1,5 +1,34 @@
 """Numba kernels: every compiled function of skmoe, and nothing else.
 
+One file on purpose: Numba's on-disk cache (``cache=True``) does not see a
+change to a jitted callee defined in another file (a stale caller would be
+loaded), and compiling one body twice under ``cache=True`` (say, a serial
+and a parallel decoration of the same function) collides in the cache. How
+the kernels are compiled (cache, its fallback, OpenMP's wait policy) is in
+``skmoe/_jit.py``; which twin a call uses, in ``skmoe/_threads.py``
+(``threaded``).
+
+Contents, by section:
+
+* mixing (the E-step): ``_mix_row``, ``mix_rows``; Gaussian
+  ``_gaussian_loglik_row``, ``estep_gaussian_rows(_parallel)``; categorical
+  ``_categorical_loglik_row``, ``estep_categorical_rows(_parallel)``;
+* sufficient statistics of Gaussian experts: ``gaussian_stats_length``,
+  ``gaussian_stats_rows(_parallel)`` (fixed blocks of ``STATS_BLOCK`` rows);
+* softmax: ``softmax_rows``, ``log_softmax_rows``,
+  ``gate_objective_rows(_parallel)``;
+* the predictive mixture: ``_mixture_moments_row``,
+  ``gaussian_mixture_moments_rows`` (dense), ``sparse_gaussian_moments_rows``;
+* row hashing for canonical subsamples: ``hash_rows``;
+* mlp experts: ``mlp_output_rows(_parallel)``, ``mlp_backward_rows(_parallel)``;
+* Adam: ``adam_update``;
+* sparse routing: ``_topk_row``, ``topk_rows``, ``gather_rows``,
+  ``sparse_linear_rows(_parallel)``, ``sparse_linear_backward_rows``,
+  ``group_by_expert``, ``gaussian_slot_loglik_rows``,
+  ``categorical_slot_loglik_rows``, ``route_rows(_parallel)``;
+* load balancing of sparse training: ``balance_stats_rows``,
+  ``balance_grad_rows``.
+
 Conventions (see ``STYLE.md``):
 
 * Pure functions on arrays. Inputs are C-contiguous ``float64`` (``int64`` for
@@ -18,67 +47,12 @@ per-sample mixture log-likelihood and the weighted gate residual
 of the gate's expected complete-data log-likelihood.
 """
 
-import os
+import math
 
-# OpenMP worker threads spin after each parallel region by default. Between
-# our short kernels the main thread runs Python, and with another process on
-# one of 2 cores the spinning made a 100,000-row fit 1.7x slower; passive
-# waiting cost about 7% on an idle machine (benchmarks/bench_threads.py).
-# Set before numba starts its OpenMP pool; a user's own setting wins.
-os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+import numba
+import numpy as np
 
-import math  # noqa: E402
-
-import numba  # noqa: E402
-import numpy as np  # noqa: E402
-
-_LOG_2PI = np.log(2.0 * np.pi)
-
-
-def _cache_dir_writable():
-    """Whether numba can write its cache for this package.
-
-    Numba raises at decoration time when ``cache=True`` finds no writable
-    location (neither the package's ``__pycache__`` nor a user cache
-    directory). In that case we point numba at a private temporary directory
-    so that importing skmoe from a read-only installation still works.
-    """
-    if os.environ.get("NUMBA_CACHE_DIR"):
-        return True
-    here = os.path.dirname(os.path.abspath(__file__))
-    pycache = os.path.join(here, "__pycache__")
-    try:
-        os.makedirs(pycache, exist_ok=True)
-    except OSError:
-        pass
-    return os.access(pycache, os.W_OK)
-
-
-if not _cache_dir_writable():  # pragma: no cover - exercised in a subprocess test
-    import tempfile
-
-    _fallback = os.path.join(tempfile.gettempdir(), "skmoe-numba-cache")
-    try:
-        os.makedirs(_fallback, exist_ok=True)
-        numba.config.CACHE_DIR = _fallback
-    except OSError:
-        pass
-
-
-def _jit(parallel=False):
-    """``numba.njit(cache=True)`` that degrades to an uncached jit.
-
-    Caching is only a start-up optimisation; if no cache location is usable
-    numba raises ``RuntimeError`` at decoration, and we compile in memory.
-    """
-
-    def decorate(func):
-        try:
-            return numba.njit(cache=True, parallel=parallel, nogil=True)(func)
-        except RuntimeError:  # pragma: no cover - no writable cache anywhere
-            return numba.njit(cache=False, parallel=parallel, nogil=True)(func)
-
-    return decorate
+from ._jit import jit as _jit
 
 
 # --------------------------------------------------------------------------
@@ -472,21 +446,25 @@ def gate_objective_rows_parallel(logits, resp, weight, q_out, resid_out):
 
 
 @_jit()
-def _gaussian_mixture_moments_row(gate_proba, means, var, mean_out, var_out, i):
-    n_experts = var.shape[0]
-    n_outputs = var.shape[1]
-    for j in range(n_outputs):
-        m = 0.0
-        for k in range(n_experts):
-            m += gate_proba[i, k] * means[i, k * n_outputs + j]
-        mean_out[i, j] = m
-        # law of total variance in the two-pass form: no cancellation when
-        # the means are large compared with the spread
+def _mixture_moments_row(gate, out, sel, dense, var, mean_out, var_out, i):
+    """Mean and variance of ``sum_j gate[i, j] N(out[i, j], var[e_j])`` for row ``i``.
+
+    ``e_j = j`` when ``dense``, else ``sel[i, j]`` (the routed experts).
+    Two-pass form of the law of total variance: no cancellation when the
+    means are large compared with the spread.
+    """
+    s, m = out.shape[1], out.shape[2]
+    for o in range(m):
+        mu = 0.0
+        for j in range(s):
+            mu += gate[i, j] * out[i, j, o]
+        mean_out[i, o] = mu
         v = 0.0
-        for k in range(n_experts):
-            d = means[i, k * n_outputs + j] - m
-            v += gate_proba[i, k] * (var[k, j] + d * d)
-        var_out[i, j] = v
+        for j in range(s):
+            d = out[i, j, o] - mu
+            e = j if dense else sel[i, j]
+            v += gate[i, j] * (var[e, o] + d * d)
+        var_out[i, o] = v
 
 
 @_jit()
@@ -501,8 +479,11 @@ def gaussian_mixture_moments_rows(gate_proba, means, var, mean_out, var_out):
     mean_out, var_out : ndarray of shape (n_samples, n_outputs)
         Outputs: ``sum_k g_k mu_k`` and ``sum_k g_k (var_k + (mu_k - m)^2)``.
     """
-    for i in range(gate_proba.shape[0]):
-        _gaussian_mixture_moments_row(gate_proba, means, var, mean_out, var_out, i)
+    n, n_experts = gate_proba.shape
+    out = means.reshape(n, n_experts, var.shape[1])
+    no_sel = np.zeros((1, 1), dtype=np.int64)
+    for i in range(n):
+        _mixture_moments_row(gate_proba, out, no_sel, True, var, mean_out, var_out, i)
 
 
 # --------------------------------------------------------------------------
@@ -680,13 +661,6 @@ def topk_rows(logits, k, sel):
         _topk_row(logits, k, sel, i)
 
 
-@_jit(parallel=True)
-def topk_rows_parallel(logits, k, sel):
-    """Threaded twin of :func:`topk_rows`."""
-    for i in numba.prange(logits.shape[0]):
-        _topk_row(logits, k, sel, i)
-
-
 @_jit()
 def _gather_row(values, sel, out, i):
     for j in range(sel.shape[1]):
@@ -783,19 +757,11 @@ def gaussian_slot_loglik_rows(out, y, sel, inv_var, log_const, loglik):
 
 @_jit()
 def categorical_slot_loglik_rows(out, codes, loglik):
-    """``loglik[i, j] = log softmax(out[i, j])[codes[i]]``."""
-    n_classes = out.shape[2]
-    for i in range(out.shape[0]):
-        c = codes[i]
-        for j in range(out.shape[1]):
-            top = -np.inf
-            for o in range(n_classes):
-                if out[i, j, o] > top:
-                    top = out[i, j, o]
-            acc = 0.0
-            for o in range(n_classes):
-                acc += np.exp(out[i, j, o] - top)
-            loglik[i, j] = out[i, j, c] - top - np.log(acc)
+    """``loglik[i, j] = log softmax(out[i, j])[codes[i]]`` (``out`` C-contiguous)."""
+    n, s, n_classes = out.shape
+    logits = out.reshape(n, s * n_classes)
+    for i in range(n):
+        _categorical_loglik_row(logits, codes, n_classes, 0.0, loglik, i)
 
 
 @_jit()
@@ -811,25 +777,14 @@ def sparse_gaussian_moments_rows(gate, out, sel, var, mean_out, var_out):
 
     Two-pass form of the law of total variance, as the dense kernel.
     """
-    n, s, m = out.shape
-    for i in range(n):
-        for o in range(m):
-            mu = 0.0
-            for j in range(s):
-                mu += gate[i, j] * out[i, j, o]
-            mean_out[i, o] = mu
-            v = 0.0
-            for j in range(s):
-                d = out[i, j, o] - mu
-                v += gate[i, j] * (var[sel[i, j], o] + d * d)
-            var_out[i, o] = v
+    for i in range(out.shape[0]):
+        _mixture_moments_row(gate, out, sel, False, var, mean_out, var_out, i)
 
 
 @_jit()
 def _route_row(logits, k, sel, gate, i):
-    # top-k selection as _topk_row, with the selected values kept sorted in
-    # gate[i] (contiguous) instead of read back through sel; k = 1 and 2 (the
-    # common cases) keep the leaders in registers
+    # k = 1 and 2 (the common cases) keep the leaders in registers; otherwise
+    # the top-k selection of _topk_row, then the softmax over the selected
     n_experts = logits.shape[1]
     if k == 1:
         best = logits[i, 0]
@@ -863,22 +818,9 @@ def _route_row(logits, k, sel, gate, i):
         gate[i, 0] = 1.0 / (1.0 + e)
         gate[i, 1] = e / (1.0 + e)
         return
-    filled = 0
-    for j in range(n_experts):
-        v = logits[i, j]
-        if filled == k:
-            if not v > gate[i, k - 1]:
-                continue
-            pos = k - 1
-        else:
-            pos = filled
-            filled += 1
-        while pos > 0 and v > gate[i, pos - 1]:
-            sel[i, pos] = sel[i, pos - 1]
-            gate[i, pos] = gate[i, pos - 1]
-            pos -= 1
-        sel[i, pos] = j
-        gate[i, pos] = v
+    _topk_row(logits, k, sel, i)
+    for j in range(k):
+        gate[i, j] = logits[i, sel[i, j]]
     top = gate[i, 0]
     acc = 0.0
     for j in range(k):

@@ -28,7 +28,7 @@ import numpy as np
 import scipy.linalg
 
 from . import _kernels
-from ._data import _CHUNK_VALUES, PARALLEL_MIN_CELLS, chunk_rows, iter_chunks
+from ._data import _CHUNK_VALUES, chunk_rows, iter_chunks
 from ._threads import threaded
 
 #: The Newton candidate is used while the Hessian, of size (C p) x (C p), is
@@ -107,7 +107,7 @@ def softmax_objective(X, v, targets, candidates, alpha, need_grad=True,
         ``sum_i v_i (t_i - s_i) x_i^T`` per candidate (zeros unless needed).
     """
     n_classes = candidates[0].shape[0]
-    parallel = threaded(X.shape[0] * n_classes >= PARALLEL_MIN_CELLS)
+    parallel = threaded(X.shape[0] * n_classes)
     kernel = _kernels.gate_objective_rows_parallel if parallel else _kernels.gate_objective_rows
     q = np.zeros(len(candidates))
     grads = [np.zeros_like(c) for c in candidates]

@@ -76,7 +76,7 @@ def route(X1, gate, k):
     n = logits.shape[0]
     sel = np.empty((n, k), dtype=np.int64)
     g = np.empty((n, k))
-    kernel = _kernels.route_rows_parallel if threaded(n >= 1 << 14) else _kernels.route_rows
+    kernel = _kernels.route_rows_parallel if threaded(n) else _kernels.route_rows
     kernel(logits, k, sel, g)
     return sel, g
 
@@ -131,7 +131,6 @@ class SparseObjective(PackedParameters):
         self.gate_alpha = float(gate_alpha)
         self.total_weight = float(total_weight)
         self.rng = rng
-        self.two_terms = True
 
     # -- packing (gate, noise, experts): PackedParameters -------------------
 
@@ -169,7 +168,7 @@ class SparseObjective(PackedParameters):
         _kernels.mix_rows(Hs, weight_b, resp, log_norm, resid, np.empty(n))
         wb = float(weight_b.sum())
         value = -float(weight_b @ log_norm) / wb
-        if self.two_terms and s > k:
+        if s > k:
             # ... plus the prediction mixture over the top k (the first k slots)
             resp_k = np.ascontiguousarray(loglik[:, :k])
             log_norm_k = np.empty(n)

@@ -78,25 +78,36 @@ def forked_from_gnu_openmp():
     return _FORKED_FROM_GNU_OPENMP
 
 
-def threaded(big):
+#: A threaded kernel pays off from about this many cells of work (rows x
+#: experts, rows x classes, rows x slots): the one threshold of every
+#: ``*_parallel`` dispatch unless a call site names another.
+PARALLEL_MIN_CELLS = 1 << 14
+#: The mlp experts' hidden layer (rows x experts x hidden units).
+PARALLEL_MIN_HIDDEN_CELLS = 1 << 18
+
+
+def threaded(cells, min_cells=PARALLEL_MIN_CELLS):
     """Whether a kernel call runs its threaded (``prange``) twin.
 
     Every ``parallel=True`` driver in ``_kernels.py`` is called as
-    ``parallel_driver if threaded(big) else serial_driver``: the threaded
-    twin only for calls large enough to pay for the threads (``big``), when
-    the calling thread has more than one Numba thread, and never in a child
+    ``parallel_driver if threaded(cells) else serial_driver``: the threaded
+    twin only for calls with at least ``min_cells`` cells of work, when the
+    calling thread has more than one Numba thread, and never in a child
     forked from a process using GNU OpenMP. Both twins give bit-identical
     results, so the choice never changes an answer.
 
     Parameters
     ----------
-    big : bool
-        Whether the call is large enough for threads.
+    cells : int
+        The work of the call (e.g. rows x experts).
+    min_cells : int, default=PARALLEL_MIN_CELLS
+        Where threads start to pay for this kernel.
 
     Returns
     -------
     threaded : bool
     """
+    big = cells >= min_cells
     return bool(big) and not _FORKED_FROM_GNU_OPENMP and numba.get_num_threads() > 1
 
 

@@ -61,6 +61,20 @@ def gaussian_mixture_moments_rows(gate_proba, means, var):
     return mean, second - mean**2
 
 
+def sparse_gaussian_moments_rows(gate, out, sel, var):
+    """Mean and variance of the routed mixture ``sum_j gate_j N(out_j, var[sel_j])``."""
+    mean = np.einsum("ns,nsm->nm", gate, out)
+    second = np.einsum("ns,nsm->nm", gate, var[sel] + out**2)
+    return mean, second - mean**2
+
+
+def categorical_slot_loglik_rows(out, codes):
+    """``log softmax(out[i, j])[codes[i]]``, shape (n, s)."""
+    shifted = out - out.max(axis=2, keepdims=True)
+    log_p = shifted - np.log(np.exp(shifted).sum(axis=2, keepdims=True))
+    return log_p[np.arange(out.shape[0]), :, codes]
+
+
 def gaussian_stats_rows(X, q, soft_weight, y):
     """Flat statistics: upper triangle of the weighted Gram, X^T y, y^2; and N_k."""
     Xq = X[:, :q]

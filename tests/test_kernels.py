@@ -125,6 +125,41 @@ def test_gaussian_mixture_moments(n, K, m):
     assert np.all(v >= var.min() * (1 - 1e-12))
 
 
+@pytest.mark.parametrize("n, K, m", SHAPES)
+def test_sparse_gaussian_moments(n, K, m):
+    """The routed mixture's moments; with every expert routed, the dense kernel's bits."""
+    rng = np.random.RandomState(5)
+    s = max(K - 1, 1)
+    sel = np.argsort(rng.uniform(size=(n, K)), axis=1)[:, :s].astype(np.int64)
+    g = rng.dirichlet(np.ones(s), size=n)
+    out = rng.normal(size=(n, s, m)) * 5
+    var = rng.uniform(0.1, 2, size=(K, m))
+    mean, v = np.empty((n, m)), np.empty((n, m))
+    _kernels.sparse_gaussian_moments_rows(g, out, sel, var, mean, v)
+    want_mean, want_var = reference.sparse_gaussian_moments_rows(g, out, sel, var)
+    assert_allclose(mean, want_mean, rtol=1e-10, atol=1e-12)
+    assert_allclose(v, want_var, rtol=1e-8)
+    dense_g = rng.dirichlet(np.ones(K), size=n)
+    means = rng.normal(size=(n, K, m))
+    everyone = np.tile(np.arange(K), (n, 1))
+    mean_d, v_d = np.empty((n, m)), np.empty((n, m))
+    _kernels.gaussian_mixture_moments_rows(dense_g, means.reshape(n, K * m), var, mean_d, v_d)
+    _kernels.sparse_gaussian_moments_rows(dense_g, means, everyone, var, mean, v)
+    assert_array_equal(mean, mean_d)
+    assert_array_equal(v, v_d)
+
+
+@pytest.mark.parametrize("C", [2, 5])
+def test_categorical_slot_loglik(C):
+    rng = np.random.RandomState(C)
+    n, s = 50, 3
+    out = rng.normal(size=(n, s, C)) * 4
+    codes = rng.randint(C, size=n).astype(np.int64)
+    got = np.empty((n, s))
+    _kernels.categorical_slot_loglik_rows(out, codes, got)
+    assert_allclose(got, reference.categorical_slot_loglik_rows(out, codes), rtol=1e-12)
+
+
 def test_gaussian_mixture_moments_no_cancellation():
     """Means near 1e8 with unit variances: the variance must stay >= 1."""
     g = np.array([[0.5, 0.5]])

@@ -40,7 +40,7 @@ def accumulate_moments(X, q, soft_weight, y, flat, nk):
     one BLAS product per expert, whose upper triangle is packed the same way.
     """
     if q < BLAS_MIN_COLUMNS:
-        parallel = threaded(X.shape[0] >= 2 * _kernels.STATS_BLOCK)
+        parallel = threaded(X.shape[0], 2 * _kernels.STATS_BLOCK)
         kernel = (
             _kernels.gaussian_stats_rows_parallel if parallel else _kernels.gaussian_stats_rows
         )

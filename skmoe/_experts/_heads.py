@@ -23,7 +23,6 @@ conversion of its parameters to the user's units. The Numba kernels are in
 import numpy as np
 
 from .. import _kernels
-from .._data import PARALLEL_MIN_CELLS
 from .._threads import threaded
 
 _LOG_2PI = float(np.log(2.0 * np.pi))
@@ -75,7 +74,7 @@ class GaussianHead:
         """Fused E-step of a chunk from the experts' means ``out`` ``(n, K * m)``."""
         var = params["var"]
         n_experts = var.shape[0]
-        parallel = threaded(out.shape[0] * n_experts >= PARALLEL_MIN_CELLS)
+        parallel = threaded(out.shape[0] * n_experts)
         kernel = (
             _kernels.estep_gaussian_rows_parallel if parallel else _kernels.estep_gaussian_rows
         )
@@ -195,7 +194,7 @@ class CategoricalHead:
     def estep(self, params, out, target, logits, weight, resp, log_norm, gate_resid, gate_q):
         """Fused E-step of a chunk from the experts' logits ``out`` ``(n, K * C)``."""
         n_experts = out.shape[1] // self.n_classes
-        parallel = threaded(out.shape[0] * n_experts >= PARALLEL_MIN_CELLS)
+        parallel = threaded(out.shape[0] * n_experts)
         kernel = (
             _kernels.estep_categorical_rows_parallel
             if parallel

@@ -30,21 +30,15 @@ features)``: the first layer of every expert is one BLAS product.
 import numpy as np
 
 from .. import _kernels
-from .._threads import threaded
+from .._threads import PARALLEL_MIN_HIDDEN_CELLS, threaded
 from ._base import ExpertFamily
 from ._gaussian import solve_ridge
 from ._heads import GaussianHead
 
-#: Hidden layers are large enough for the threaded kernels from this many
-#: row x expert x hidden cells on.
-_PARALLEL_MIN_HIDDEN_CELLS = 1 << 18
 #: Ridge (per unit of an expert's weight) of the output layer's starting fit
-#: (``init_params``'s default). L-BFGS does best from the closest fit (1e-6:
-#: on a 3-regime sin/linear curve it started at a mean log-likelihood of 0.83
-#: and converged to 0.85 in 29 iterations, against 0.77 unconverged after 200
-#: from 0.1); Adam's fixed-size steps need well-conditioned output weights
-#: (from the 1e-6 start, lr=1e-2 fell to 0.70; from 0.1 it reached
-#: 0.74-0.80): the registry passes ``ADAM_INIT_RIDGE`` for its flat start.
+#: (``init_params``'s default, after the proxy start of L-BFGS) and of the
+#: flat start (Adam's fixed-size steps need well-conditioned output weights):
+#: measured in ``benchmarks/README.md``, "Measurements behind constants in the code".
 INIT_RIDGE = 1e-6
 ADAM_INIT_RIDGE = 0.1
 
@@ -96,7 +90,7 @@ class MLPExperts(ExpertFamily):
         """Hidden activations ``(n, K*h)`` and outputs ``(n, K*o)``."""
         H = self._hidden(params, X1)
         out = np.empty((X1.shape[0], self.n_experts * self.head.n_out))
-        big = threaded(H.size >= _PARALLEL_MIN_HIDDEN_CELLS)
+        big = threaded(H.size, PARALLEL_MIN_HIDDEN_CELLS)
         kernel = _kernels.mlp_output_rows_parallel if big else _kernels.mlp_output_rows
         kernel(H, params["W2"], out)
         return H, out
@@ -150,7 +144,7 @@ class MLPExperts(ExpertFamily):
         dout = np.ascontiguousarray(dout.reshape(n, K * o))
         grad_W2 = np.zeros_like(params["W2"])
         dZ = np.empty_like(H)
-        big = threaded(H.size >= _PARALLEL_MIN_HIDDEN_CELLS)
+        big = threaded(H.size, PARALLEL_MIN_HIDDEN_CELLS)
         kernel = _kernels.mlp_backward_rows_parallel if big else _kernels.mlp_backward_rows
         kernel(H, params["W2"], dout, grad_W2, dZ)
         W1 = params["W1"]

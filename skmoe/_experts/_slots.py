@@ -18,7 +18,7 @@ def linear_slot_outputs(coef, X1, sel):
     """Outputs of the selected linear experts, ``(n, s, n_out)`` (Numba, no grouping)."""
     n, s = sel.shape
     out = np.empty((n, s, coef.shape[1]))
-    big = threaded(n * s >= (1 << 14))
+    big = threaded(n * s)
     kernel = _kernels.sparse_linear_rows_parallel if big else _kernels.sparse_linear_rows
     kernel(X1, np.ascontiguousarray(coef), sel, out)
     return out
