@@ -22,9 +22,8 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 from . import _validation
 from ._dask import dask_rows, is_dask_input
 from ._data import Scaler, chunk_rows, design_matrix, iter_chunks
+from ._engine import FitPlan, IncrementalState, first_incremental_state, fit_runs, incremental_pass
 from ._experts import expert_attributes, expert_entry, expert_names
-from ._engine import FitPlan, IncrementalState, first_incremental_state, fit_runs, \
-    incremental_pass
 from ._gate import gate_proba
 from ._inputs import training_data
 from ._passes import Design, estep_pass
@@ -34,6 +33,7 @@ from ._sparse import dense_gate, route, sparse_log_norm
 from ._structure import Structure, check_unchanged, check_warm_features
 from ._targets import target_from_state
 from ._threads import numba_threads
+
 
 class BaseMixtureOfExperts(BaseEstimator, metaclass=ABCMeta):
     """Fit template and everything the regressor and classifier share."""

@@ -7,8 +7,12 @@ from sklearn.utils.metaestimators import available_if
 
 from ._base import BaseMixtureOfExperts
 from ._dask import dask_rows
-from ._docs import PARTIAL_FIT_DOC, PARTIAL_FIT_RETURNS_DOC, SHARED_ATTRIBUTES_DOC, \
-    SHARED_PARAMS_DOC
+from ._docs import (
+    PARTIAL_FIT_DOC,
+    PARTIAL_FIT_RETURNS_DOC,
+    SHARED_ATTRIBUTES_DOC,
+    SHARED_PARAMS_DOC,
+)
 from ._gate import gate_log_proba
 from ._sparse import route
 from ._targets import CategoricalTarget

@@ -20,8 +20,8 @@ import numpy as np
 from ._experts import expert_entry
 from ._gate import GateMStep
 from ._objective import MixtureObjective
-from ._sparse import SparseObjective
 from ._solvers import FitTask
+from ._sparse import SparseObjective
 from ._start import SUBSAMPLE_ROWS, StartSearch, better
 
 

@@ -54,7 +54,6 @@ import numpy as np
 
 from ._jit import jit as _jit
 
-
 # --------------------------------------------------------------------------
 # Mixing: gate log-softmax + expert log-likelihoods -> responsibilities
 # --------------------------------------------------------------------------

@@ -10,12 +10,17 @@ from sklearn.utils.metaestimators import available_if
 from . import _kernels
 from ._base import BaseMixtureOfExperts
 from ._dask import dask_rows
-from ._docs import PARTIAL_FIT_DOC, PARTIAL_FIT_RETURNS_DOC, SHARED_ATTRIBUTES_DOC, \
-    SHARED_PARAMS_DOC
+from ._docs import (
+    PARTIAL_FIT_DOC,
+    PARTIAL_FIT_RETURNS_DOC,
+    SHARED_ATTRIBUTES_DOC,
+    SHARED_PARAMS_DOC,
+)
 from ._gate import gate_proba
 from ._sparse import route
 from ._targets import GaussianTarget
 from ._threads import numba_threads
+
 
 class MixtureOfExpertsRegressor(RegressorMixin, BaseMixtureOfExperts):
     __doc__ = f"""Mixture of experts for regression (Jacobs et al. 1991; Jordan and Jacobs 1994).

@@ -19,9 +19,9 @@ order, and duplicated rows versus integer weights, do not change the start.
 
 import numpy as np
 
+from ._experts import expert_entry
 from ._gate import GateMStep
 from ._init import initial_resp, params_from_resp
-from ._experts import expert_entry
 from ._passes import estep_pass
 from ._solvers._em import run_em
 

@@ -121,8 +121,9 @@ def _controller():
     """The process's ``ThreadpoolController``, built once on first use.
 
     ``threadpool_limits`` inspects every loaded shared library on each call
-    (about 2.5 ms here, more than a small ``predict``); the controller is
-    built once, when NumPy's BLAS (and scikit-learn's OpenMP) are loaded.
+    (more than a small ``predict`` costs: ``benchmarks/README.md``,
+    "Measurements behind constants in the code"); the controller is built
+    once, when NumPy's BLAS (and scikit-learn's OpenMP) are loaded.
     """
     global _CONTROLLER
     if _CONTROLLER is None:
@@ -137,8 +138,9 @@ def openmp_single_thread():
     scikit-learn's OpenMP code (``HistGradientBoosting*``, ...) loads its
     ``libgomp`` before skmoe can ask for passive waiting, so its threads
     spin, and a mixture makes many small fits. On the shared 2-core machine
-    one thread per expert fit halved a 4-expert boosting mixture's fit time
-    (``benchmarks/README.md``); the experts themselves run in parallel with
+    one thread per expert fit is several times faster for a boosting
+    mixture (``benchmarks/README.md``, "Measurements behind constants in the
+    code"); the experts themselves run in parallel with
     ``n_jobs``. ``omp_set_num_threads`` acts on the calling thread only, so
     this is safe in joblib's worker threads and is undone on exit.
     """
@@ -267,9 +269,9 @@ def numba_threads(n_jobs):
     Our matrix products are tall and skinny (rows x (n_features + 1) times a
     few columns) and interleave with threaded Numba kernels. Letting OpenBLAS
     start its own threads as well makes both thread pools spin against each
-    other: on 2 cores a 20,000-row fit took 10.3 s instead of 2.8 s
-    (``benchmarks/README.md``). So BLAS runs on one thread inside skmoe's
-    compute and the Numba kernels do the threading. Both settings are
+    other (several times slower on 2 cores: ``benchmarks/README.md``,
+    "Measurements behind constants in the code"). So BLAS runs on one thread
+    inside skmoe's compute and the Numba kernels do the threading. Both settings are
     restored on exit (see the module docstring for concurrent calls).
     """
     previous = numba.get_num_threads()

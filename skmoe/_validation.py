@@ -6,6 +6,7 @@ Which solver supports what is the solver registry's (``skmoe._solvers``).
 import numpy as np
 from sklearn.utils.validation import _check_sample_weight
 
+
 def check_not_bool(estimator):
     """``True``/``False`` pass ``Interval(Integral)``; integer parameters reject them."""
     for name in ("n_experts", "n_init", "max_iter", "batch_size", "expert_hidden", "top_k",

@@ -233,25 +233,26 @@ def _body_lines(func, source_lines):
     return sum(1 for line in lines if line.strip() and not line.strip().startswith("#"))
 
 
+def _walk_functions(node, prefix, module, source_lines, out):
+    """Add ``(module, qualified name, body lines)`` of over-long functions under ``node``."""
+    for child in ast.iter_child_nodes(node):
+        if isinstance(child, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            qual = prefix + child.name
+            n = _body_lines(child, source_lines)
+            exempt = (module, child.name) in LONG_FUNCTIONS
+            if n > MAX_FUNCTION_LINES and not exempt:
+                out.append((module, qual, n))
+            _walk_functions(child, qual + ".", module, source_lines, out)
+        elif isinstance(child, ast.ClassDef):
+            _walk_functions(child, prefix + child.name + ".", module, source_lines, out)
+
+
 def long_functions():
     """``[(module, qualified name, body lines)]`` of the functions over the limit."""
     out = []
     for module in sorted(MODULES):
         source_lines = MODULES[module].read_text(encoding="utf-8").splitlines()
-
-        def walk(node, prefix):
-            for child in ast.iter_child_nodes(node):
-                if isinstance(child, (ast.FunctionDef, ast.AsyncFunctionDef)):
-                    qual = prefix + child.name
-                    n = _body_lines(child, source_lines)
-                    exempt = (module, child.name) in LONG_FUNCTIONS
-                    if n > MAX_FUNCTION_LINES and not exempt:
-                        out.append((module, qual, n))
-                    walk(child, qual + ".")
-                elif isinstance(child, ast.ClassDef):
-                    walk(child, prefix + child.name + ".")
-
-        walk(_parse(module), "")
+        _walk_functions(_parse(module), "", module, source_lines, out)
     return out
 
 

@@ -4,10 +4,10 @@ import numpy as np
 import pytest
 
 from skmoe._data import Scaler, design_matrix
-from skmoe._passes import Design
 from skmoe._experts import CategoricalExperts, GaussianExperts
 from skmoe._gate import GateMStep
 from skmoe._init import params_from_resp
+from skmoe._passes import Design
 from skmoe._solvers._em import run_em
 
 

@@ -11,8 +11,8 @@ from skmoe._experts import (
     GaussianHead,
     MLPExperts,
 )
-from skmoe._passes import Design
 from skmoe._objective import MixtureObjective
+from skmoe._passes import Design
 
 CASES = [
     ("gaussian", dict(linear=True, n_outputs=1)),
@@ -102,7 +102,8 @@ def test_objective_is_minus_em_objective_and_stationary_at_em_optimum():
     model = MixtureOfExpertsRegressor(n_experts=2, tol=1e-12, max_iter=2000,
                                       random_state=0).fit(X, y)
     scaler = model._x_scaler()
-    design = Design(design_matrix(X, scaler), model._target().scaler.transform(y[:, None]), np.ones(600))
+    target = model._target().scaler.transform(y[:, None])
+    design = Design(design_matrix(X, scaler), target, np.ones(600))
     family = model._family()
     objective = MixtureObjective(design, family, model.gate_alpha)
     value, grad, _ = objective.value_and_grad_packed(objective.pack(model._params), model._params)
