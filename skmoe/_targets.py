@@ -52,7 +52,7 @@ class GaussianTarget:
 
     def state(self):
         scaler = None if self.scaler is None else self.scaler.state()
-        return {"kind": "gaussian", "ndim": self.ndim, "n_outputs": self.n_outputs,
+        return {"head": "gaussian", "ndim": self.ndim, "n_outputs": self.n_outputs,
                 "scaler": scaler}
 
     def public_attributes(self):
@@ -144,7 +144,7 @@ class CategoricalTarget:
         return len(self.classes)
 
     def state(self):
-        return {"kind": "categorical", "classes": self.classes}
+        return {"head": "categorical", "classes": self.classes}
 
     def public_attributes(self):
         return {"classes_": self.classes}
@@ -215,4 +215,4 @@ _CODECS = {"gaussian": GaussianTarget, "categorical": CategoricalTarget}
 
 def target_from_state(state):
     """The codec stored by ``codec.state()``."""
-    return _CODECS[state["kind"]].from_state(state)
+    return _CODECS[state["head"]].from_state(state)

@@ -157,8 +157,8 @@ def _sample_block(block, threshold, seed):
     """Rows of a block selected by their hash (``_data.canonical_subsample``), with weights.
 
     The hash sees the standardised values rounded to 1e-6, as the in-memory
-    ``_hash_view``; those are the design's own values, so the selection is
-    the in-memory one.
+    ``skmoe._inputs.hash_view``; those are the design's own values, so the
+    selection is the in-memory one.
     """
     Z = _standardised_rows(block)
     w = block[2]
@@ -267,7 +267,7 @@ class DaskDesign:
         """In-memory :class:`~skmoe._data.Design` on a canonical subsample (client side).
 
         The same rows, order and weights as the in-memory
-        ``_canonical_design`` with the same scalers: the hash and the rows
+        ``MemoryTrainingData.canonical_design`` with the same scalers: the hash and the rows
         kept are the standardised values, which the in-memory path computes
         by the same formula.
         """
