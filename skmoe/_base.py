@@ -30,7 +30,7 @@ from ._passes import Design, estep_pass
 from ._solvers import SOLVERS, SolverSettings
 from ._solvers._base import check_distributed, check_incremental, resolve
 from ._sparse import dense_gate, route, sparse_log_norm
-from ._structure import Structure, check_unchanged, check_warm_features
+from ._structure import Structure, check_unchanged, check_warm_features, expert_name
 from ._targets import target_from_state
 from ._threads import numba_threads
 
@@ -164,8 +164,7 @@ class BaseMixtureOfExperts(BaseEstimator, metaclass=ABCMeta):
 
     def _solver_class(self, incremental, distributed):
         """The registered solver this call uses (``ValueError`` naming alternatives)."""
-        structure = Structure.of(self)
-        args = (self.expert, structure.expert_name, self.top_k)
+        args = (self.expert, expert_name(self.expert), self.top_k)
         if incremental:
             return check_incremental(SOLVERS, *args)
         solver_cls = resolve(SOLVERS, self.solver, *args)
@@ -178,8 +177,9 @@ class BaseMixtureOfExperts(BaseEstimator, metaclass=ABCMeta):
             return self._build_family(structure, target, seed, proxy)
 
         sparse = (self.noisy_gating, self.load_balancing) if structure.sparse else None
-        return FitPlan(structure, target, SolverSettings.of(self), solver_cls(
-            SolverSettings.of(self)), make_family, self.n_init, self.init, sparse)
+        settings = SolverSettings.of(self)
+        return FitPlan(structure, target, settings, solver_cls(settings), make_family,
+                       self.n_init, self.init, sparse)
 
     def _incremental_step(self, plan, data, continuing):
         """One ``partial_fit`` pass (the first call initialises from the batch)."""

@@ -148,6 +148,9 @@ def test_predictions_on_dask_arrays_regressor(regressor_pair):
     ref_mean, ref_std = dist.predict(X, return_std=True)
     np.testing.assert_allclose(std.compute(), ref_std, rtol=1e-12)
     np.testing.assert_allclose(mean.compute(), ref_mean, rtol=1e-12, atol=1e-12)
+    # options given by position reach the blocks too
+    _, std_positional = dist.predict(dX, True)
+    np.testing.assert_allclose(std_positional.compute(), ref_std, rtol=1e-12)
     for method in ("gate_proba", "predict_experts"):
         out = getattr(dist, method)(dX)
         assert isinstance(out, da.Array)

@@ -19,16 +19,16 @@ def dask_rows(method):
     collection, the method runs block by block (:func:`map_rows`) and
     returns lazy Dask arrays; otherwise it runs as written.
     """
-    takes_y = "y" in inspect.signature(method).parameters
+    signature = inspect.signature(method)
 
     @functools.wraps(method)
     def wrapper(self, X, *args, **kwargs):
         check_is_fitted(self)
-        y = args[0] if takes_y and args else kwargs.get("y")
-        if is_dask_collection(X) or (takes_y and is_dask_collection(y)):
-            if takes_y:
-                return map_rows(self, method.__name__, X, y)
-            return map_rows(self, method.__name__, X, **kwargs)
+        bound = signature.bind(self, X, *args, **kwargs).arguments
+        y = bound.pop("y", None)
+        if is_dask_collection(X) or is_dask_collection(y):
+            options = {k: v for k, v in bound.items() if k not in ("self", "X")}
+            return map_rows(self, method.__name__, X, y, **options)
         return method(self, X, *args, **kwargs)
 
     return wrapper
