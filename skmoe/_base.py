@@ -232,6 +232,7 @@ class BaseMixtureOfExperts(BaseEstimator, metaclass=ABCMeta):
         shift = self._target().log_likelihood_shift()
         self.log_likelihood_curve_ = np.asarray(result.curve) + shift
         self.objective_curve_ = np.asarray(result.objective_curve) + shift
+        self.accepted_moves_ = np.asarray(result.moves, dtype=np.intp)
         self.log_likelihood_ = float(result.log_likelihood + shift)
         self.expert_load_ = result.expert_weight / result.expert_weight.sum()
         self._export_all(result.params)

@@ -96,13 +96,16 @@ def fit_runs(plan, data, rng, warm_params=None, x_scaler=None):
         family = plan.make_family(int(seed))
         # in the small case the search sees the canonical rows, so repeated
         # rows and integer weights take the same path
-        params = warm_params if warm else search.initial_params(family, int(seed))
+        params, trajectory = (warm_params, None) if warm else search.initial_params(
+            family, int(seed))
         timings["init"] += time.perf_counter() - t0
         run_rng = np.random.RandomState(int(seed))
         if plan.structure.sparse:
             params = with_noise(params)
         result = plan.solver.run(_task(plan, data, design, family, gate_step, run_rng), params,
                                  run_rng)
+        if trajectory is not None:
+            result = result.joined(trajectory)
         if best is None or better(result.log_likelihood, best.log_likelihood):
             best = result
     timings.update(best.timings)
@@ -128,7 +131,7 @@ def first_incremental_state(plan, data, rng):
     gate = GateMStep(start, plan.settings.gate_alpha, plan.structure.n_experts)
     seed = int(rng.randint(np.iinfo(np.int32).max))
     family = plan.make_family(seed)
-    params = StartSearch(plan, sub, x_scaler, start, gate).initial_params(family, seed)
+    params, _ = StartSearch(plan, sub, x_scaler, start, gate).initial_params(family, seed)
     return IncrementalState(params, x_scaler, None, 0.0)
 
 

@@ -74,26 +74,103 @@ def weighted_kmeans(Z, weight, n_clusters, rng, n_iter=25):
     return labels
 
 
-def initial_resp(design, cluster_features, n_experts, init, rng):
-    """Starting responsibilities of shape (n_rows, n_experts)."""
-    n = design.n_samples
-    if init == "random":
-        return rng.dirichlet(np.ones(n_experts), size=n)
-    Z = np.hstack([design.X1[:, 1:], cluster_features])
-    labels = weighted_kmeans(Z, design.weight, n_experts, rng)
-    resp = np.zeros((n, n_experts))
-    resp[np.arange(n), labels] = 1.0
-    # soften slightly so that no expert starts with an empty data set
-    resp = 0.98 * resp + 0.02 / n_experts
-    return resp
+#: Kinds of starting partition (see :func:`start_partition`).
+PARTITION_KINDS = ("kmeans", "random", "feature", "target", "residual", "dirichlet")
 
 
-def params_from_resp(design, family, gate_step, resp, gate_fit_steps=5, expert_fit_steps=5):
-    """First M-step: expert parameters and a gate fitted to ``resp``."""
+def soften(labels, n_experts):
+    """Hard labels -> responsibilities, softened so that no expert starts empty."""
+    resp = np.zeros((labels.shape[0], n_experts))
+    resp[np.arange(labels.shape[0]), labels] = 1.0
+    return 0.98 * resp + 0.02 / n_experts
+
+
+def segments(values, weight, n_parts, rng=None):
+    """Labels cutting the rows into ``n_parts`` runs along ``values``.
+
+    Runs of equal weight, or with ``rng`` cut at uniformly drawn shares of
+    the weight (a regime that holds a fifth of the rows is then found as
+    often as one that holds half). Ties keep the rows' order (stable sort),
+    which is canonical on the designs the search runs on.
+    """
+    order = np.argsort(values, kind="stable")
+    cum = np.cumsum(weight[order])
+    mid = (cum - 0.5 * weight[order]) / cum[-1]
+    if rng is None:
+        cuts = np.arange(1, n_parts) / n_parts
+    else:
+        cuts = np.sort(rng.uniform(size=n_parts - 1))
+    labels = np.empty(values.shape[0], dtype=np.int64)
+    labels[order] = np.searchsorted(cuts, mid, side="right")
+    return labels
+
+
+def residual_direction(design, columns):
+    """Residuals of one weighted least-squares fit of ``columns`` on the features.
+
+    ``columns`` (n, m) are the target columns of the partition; returns the
+    residuals projected on their first principal direction, ``(n,)``.
+    """
+    X1, w = design.X1, design.weight
+    sw = np.sqrt(w)[:, None]
+    coef, *_ = np.linalg.lstsq(X1 * sw, columns * sw, rcond=None)
+    resid = columns - X1 @ coef
+    if resid.shape[1] == 1:
+        return resid[:, 0]
+    _, _, vt = np.linalg.svd(resid * sw, full_matrices=False)
+    return resid @ vt[0]
+
+
+def start_partition(kind, design, columns, n_experts, rng):
+    """Starting responsibilities of one kind, shape ``(n_rows, n_experts)``.
+
+    ``"kmeans"``: weighted k-means++ on ``[X, columns]``; ``"random"``: a
+    random hard partition (flexmix's default start); ``"feature"``: runs
+    along one feature drawn by ``rng``, cut at random shares of the weight
+    (``segments``); ``"target"``: runs along
+    the target columns (their first principal direction); ``"residual"``:
+    runs along the residuals of one linear fit, which separates regimes
+    lying above and below a pooled regression line; ``"dirichlet"``: soft
+    random responsibilities (``init="random"``). ``columns`` are the
+    codec's target columns (``partition_columns``). Row order matters only
+    through ``rng``'s draws per row, and the designs here are canonical.
+    """
+    n, K = design.n_samples, n_experts
+    if kind == "dirichlet":
+        return rng.dirichlet(np.ones(K), size=n)
+    if kind == "random":
+        return soften(rng.randint(K, size=n), K)
+    if kind == "kmeans":
+        Z = np.hstack([design.X1[:, 1:], columns])
+        return soften(weighted_kmeans(Z, design.weight, K, rng), K)
+    if kind == "feature" and design.n_columns > 1:
+        values = design.X1[:, 1 + rng.randint(design.n_columns - 1)]
+    elif kind == "residual" and design.n_columns > 1:
+        values = residual_direction(design, columns)
+    else:  # "target", and the feature kinds without features
+        values = residual_direction(_Intercept(design), columns)
+    return soften(segments(values, design.weight, K, rng), K)
+
+
+class _Intercept:
+    """The intercept column of a design (the residuals of the mean)."""
+
+    def __init__(self, design):
+        self.X1, self.weight = design.X1[:, :1], design.weight
+
+
+def params_from_resp(design, family, gate_step, resp, gate_fit_steps=5, expert_fit_steps=5,
+                     gate=None):
+    """First M-step: expert parameters and a gate fitted to ``resp``.
+
+    The gate's fit starts from ``gate`` when given, else from the log of the
+    experts' shares.
+    """
     resp = np.ascontiguousarray(resp)
     n_experts = resp.shape[1]
     experts = None
-    gate = np.zeros((n_experts, design.n_columns))
+    start_gate = gate
+    gate = np.zeros((n_experts, design.n_columns)) if gate is None else gate.copy()
     for _ in range(expert_fit_steps if family.iterative else 1):
         stats = family.new_stats(design.n_columns)
         for sl in design.chunks(n_experts * family.width + design.n_columns):
@@ -109,7 +186,8 @@ def params_from_resp(design, family, gate_step, resp, gate_fit_steps=5, expert_f
             )
         experts = family.mstep(stats, experts, collapsed, context)
     # start from the log of the experts' shares so that the intercepts are right
-    share = np.maximum(stats["n"] / stats["n"].sum(), 1e-12)
-    gate[:, 0] = np.log(share) - np.log(share).mean()
+    if start_gate is None:
+        share = np.maximum(stats["n"] / stats["n"].sum(), 1e-12)
+        gate[:, 0] = np.log(share) - np.log(share).mean()
     gate = gate_step.fit(design, resp, gate, gate_fit_steps)
     return {"gate": gate, "experts": experts}

@@ -22,7 +22,8 @@ class FitResult:
     standardised units. ``log_likelihood``/``objective`` are exact values at
     ``params``. ``optimizer_state`` is what a solver needs to continue the
     run later (Adam's moments, for ``partial_fit``), as plain arrays and
-    numbers.
+    numbers. ``moves`` are the positions in the curves of states reached
+    by accepted split-and-merge moves (``skmoe._moves``).
     """
 
     params: dict
@@ -36,6 +37,20 @@ class FitResult:
     collapsed: np.ndarray
     timings: dict = field(default_factory=dict)
     optimizer_state: dict = None
+    moves: list = field(default_factory=list)
+
+    def joined(self, trajectory):
+        """This run appended to the search's ``trajectory`` on the same rows.
+
+        The curves become the whole trajectory (this run's first value, the
+        state it started from, is the trajectory's last), ``n_iter`` their
+        length less one, ``moves`` the positions of accepted moves.
+        """
+        trajectory.extend(self)
+        self.curve, self.objective_curve = trajectory.curve, trajectory.objective_curve
+        self.n_iter = len(self.curve) - 1
+        self.moves = list(trajectory.moves)
+        return self
 
     def check_finite(self):
         """``FloatingPointError`` on non-finite parameters (guarded by floors: never seen)."""

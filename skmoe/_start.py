@@ -21,15 +21,32 @@ import numpy as np
 
 from ._experts import expert_entry
 from ._gate import GateMStep
-from ._init import initial_resp, params_from_resp
+from ._init import params_from_resp, start_partition
+from ._moves import Trajectory, degenerate, n_trials, split_and_merge
 from ._passes import estep_pass
 from ._solvers._em import run_em
 
-#: Starting partitions tried per restart, short-EM iterations for each, and
-#: the rows they run on (at least this many, and this many per parameter of
-#: the experts).
-N_CANDIDATES = 8
+#: The start budget: ``START_BUDGET`` row-expert-iterations of screening
+#: (``SCREEN_ITER`` EM iterations per start, each row costing as if
+#: ``OVERHEAD_ROWS`` more were there, the per-iteration overhead), at least
+#: the codec's ``MIN_STARTS`` and at most ``MAX_STARTS`` starts: a 133-row
+#: problem tries ``MAX_STARTS``, large data the minimum. The best
+#: ``KEEP_SHARE`` of the screened starts continue to ``SHORT_ITER``
+#: iterations; the best of those is run to convergence.
+START_BUDGET = 2.5e6
+OVERHEAD_ROWS = 2_000
+MAX_STARTS = 24
+SCREEN_ITER = 8
+KEEP_SHARE = 0.5
 SHORT_ITER = 25
+#: The kinds of start (``skmoe._init.start_partition``) in the order they
+#: are drawn, cycled: k-means every other start, and with at most the
+#: codec's ``FEW_FEATURES`` features, more partitions along single features.
+START_KINDS = ("kmeans", "random", "kmeans", "residual", "kmeans", "target", "kmeans",
+               "feature")
+START_KINDS_FEW = ("kmeans", "feature", "random", "residual", "target", "feature")
+#: The short runs of the start search run on at least this many rows, and
+#: this many per parameter of the experts.
 CANDIDATE_ROWS = 5_000
 CANDIDATE_ROWS_PER_PARAM = 40
 #: Böhning gate steps per M-step of the short runs, of the subsample run
@@ -53,6 +70,52 @@ TIE_RTOL = 1e-9
 def better(value, best):
     """``value`` beats ``best`` by more than a round-off tie."""
     return value > best + TIE_RTOL * max(abs(best), 1.0)
+
+
+def n_starts(rows, n_experts, min_starts):
+    """Starts screened on ``rows`` rows (see ``START_BUDGET``)."""
+    budget = int(START_BUDGET / ((rows + OVERHEAD_ROWS) * n_experts * SCREEN_ITER))
+    return int(np.clip(budget, min_starts, max(MAX_STARTS, min_starts)))
+
+
+def start_kinds(init, count, n_features, few_features):
+    """The kinds of the ``count`` starts: all ``"dirichlet"`` for ``init="random"``."""
+    if init == "random":
+        return ["dirichlet"] * count
+    kinds = START_KINDS_FEW if n_features <= few_features else START_KINDS
+    return [kinds[i % len(kinds)] for i in range(count)]
+
+
+class Start:
+    """A run of the search: its last result, whether it counts, its trajectory."""
+
+    def __init__(self, result, design, family, trajectory):
+        self.trajectory = trajectory
+        self.update(result, design, family)
+
+    def update(self, result, design, family):
+        self.result = result
+        self.ok = not degenerate(family, result.params, result.expert_weight,
+                                 design.total_weight, design.n_columns)
+        if self.trajectory is not None:
+            self.trajectory.extend(result)
+
+    def beats(self, other):
+        """Non-degenerate first, then the objective (ties keep the earlier start)."""
+        if self.ok != other.ok:
+            return self.ok
+        return better(self.result.objective, other.result.objective)
+
+
+def ranked(starts):
+    """``starts`` best first (stable: a tie keeps the order in which they were drawn)."""
+    order = []
+    for start in starts:
+        at = len(order)
+        while at > 0 and start.beats(order[at - 1]):
+            at -= 1
+        order.insert(at, start)
+    return order
 
 
 class StartSearch:
@@ -83,6 +146,9 @@ class StartSearch:
 
         How a restart starts is the expert entry's (``skmoe._experts``
         registry): ``"search"``, ``"proxy"`` or ``"flat"`` for the solver.
+        Returns ``(params, trajectory)``: the :class:`~skmoe._moves.Trajectory`
+        of the search when it ran on the solver's own rows (small data,
+        EM), else None.
         """
         plan = self.plan
         rng = np.random.RandomState(seed)
@@ -91,21 +157,21 @@ class StartSearch:
         if plan.structure.sparse and plan.init == "random":
             # one M-step on random responsibilities: near-identical experts
             # and a nearly flat gate (no EM)
-            resp = initial_resp(self.design, None, K, "random", rng)
-            return self.flat_start(entry, family, resp, rng)
+            resp = start_partition("dirichlet", self.design, None, K, rng)
+            return self.flat_start(entry, family, resp, rng), None
         start = entry.start_for(plan.solver.name)
         if start == "flat":
             resp = np.full((self.design.n_samples, K), 1.0 / K)
-            return self.flat_start(entry, family, resp, rng)
+            return self.flat_start(entry, family, resp, rng), None
         if start == "search":
-            return self.search(family, seed)
-        return self.proxy_start(entry, family, seed, rng)
+            return self.search(family, seed, plan.solver.name == "em")
+        return self.proxy_start(entry, family, seed, rng), None
 
     def proxy_start(self, entry, family, seed, rng):
         """Search with the entry's proxy experts; seed ``family`` from its responsibilities."""
         K = self.plan.structure.n_experts
         proxy = self.plan.make_family(seed, proxy=True)
-        found = self.search(proxy, seed)
+        found, _ = self.search(proxy, seed)
         resp = np.empty((self.design.n_samples, K))
         estep_pass(self.design, proxy, found, resp, np.empty(self.design.n_samples))
         experts = family.init_params(self.design, resp, rng, ridge=entry.proxy_init_ridge)
@@ -129,45 +195,73 @@ class StartSearch:
         return self.data.canonical_design(self.x_scaler, self.plan.target, max_rows, seed,
                                           min_rows)
 
-    def _em(self, design, family, gate_step, params, max_iter, gate_steps, label):
+    def _em(self, design, family, gate_step, params, max_iter, gate_steps, label,
+            data_steps=True):
         s = self.plan.settings
         return run_em(
             design, family, gate_step, params, max_iter=max_iter, tol=s.tol,
             gate_alpha=s.gate_alpha, gate_steps=gate_steps, verbose=max(s.verbose - 1, 0),
-            label=label, report_shift=self.plan.report_shift,
+            label=label, report_shift=self.plan.report_shift, expert_data_steps=data_steps,
         )
 
-    def search(self, family, seed):
-        """Best of several short EM runs on a canonical subsample.
+    def search(self, family, seed, join=False):
+        """Screen many starts, continue the best, converge the winner, then move.
 
-        The candidates run on about ``CANDIDATE_ROWS`` rows; the winner is
-        run to convergence on about ``SUBSAMPLE_ROWS`` rows when the data is
-        larger than that, and then handed to the solver on all the data.
+        The starts (:func:`start_kinds`, their number by :func:`n_starts`)
+        run ``SCREEN_ITER`` EM iterations on about ``CANDIDATE_ROWS`` rows;
+        the best ``KEEP_SHARE`` continue to ``SHORT_ITER``; the winner is
+        run to convergence on the data when it is small (on about
+        ``SUBSAMPLE_ROWS`` rows otherwise), and split-and-merge moves
+        (``skmoe._moves``) are tried there before the solver takes over.
+        Returns ``(params, trajectory)``; the trajectory (with ``join``, on
+        small data) holds the winner's iterations on the solver's rows.
         """
         plan = self.plan
         rng = np.random.RandomState(seed)
-        K, s = plan.structure.n_experts, plan.settings
+        K, s, codec = plan.structure.n_experts, plan.settings, plan.target
         # max_iter caps EM's own runs; for the gradient solvers it counts
         # their iterations or epochs, not the start search's
         em_cap = s.max_iter if plan.solver.name == "em" else START_MAX_ITER
         n_features = self.design.n_columns - 1
         cand_rows = max(CANDIDATE_ROWS, CANDIDATE_ROWS_PER_PARAM * K * (n_features + 1))
-        if self.data.small and self.design.n_samples <= cand_rows:
+        on_design = self.data.small and self.design.n_samples <= cand_rows
+        if on_design:
             cand, gate_cand = self.design, self.gate_step
         else:
             cand = self._subsample(cand_rows, seed)
             gate_cand = GateMStep(cand, s.gate_alpha, K)
-        features = plan.target.cluster_features(cand)
-        best = None
-        for _ in range(N_CANDIDATES):
-            resp = initial_resp(cand, features, K, plan.init, rng)
-            params = params_from_resp(cand, family, gate_cand, resp)
-            result = self._em(cand, family, gate_cand, params, min(SHORT_ITER, em_cap),
-                              GATE_STEPS_SHORT, "start")
-            if best is None or better(result.objective, best.objective):
-                best = result
-        if not self.data.small:
-            sub = self._subsample(SUBSAMPLE_ROWS, seed)
-            best = self._em(sub, family, GateMStep(sub, s.gate_alpha, K), best.params, em_cap,
+        columns = codec.cluster_features(cand)
+        count = n_starts(cand.n_samples, K, codec.MIN_STARTS)
+        starts = []
+        for kind in start_kinds(plan.init, count, n_features, codec.FEW_FEATURES):
+            params = params_from_resp(cand, family, gate_cand,
+                                      start_partition(kind, cand, columns, K, rng))
+            result = self._em(cand, family, gate_cand, params, min(SCREEN_ITER, em_cap),
+                              GATE_STEPS_SHORT, "start", data_steps=False)
+            starts.append(Start(result, cand, family, Trajectory() if on_design else None))
+        kept = ranked(starts)[: max(1, int(np.ceil(KEEP_SHARE * len(starts))))]
+        for start in kept:
+            if not start.result.converged and em_cap > SCREEN_ITER:
+                start.update(self._em(cand, family, gate_cand, start.result.params,
+                                      min(SHORT_ITER, em_cap) - SCREEN_ITER, GATE_STEPS_SHORT,
+                                      "start", data_steps=False), cand, family)
+        best = ranked(kept)[0]
+        if self.data.small:
+            design, gate = self.design, self.gate_step
+            trajectory = best.trajectory if on_design else Trajectory()
+        else:
+            design = self._subsample(SUBSAMPLE_ROWS, seed)
+            gate, trajectory = GateMStep(design, s.gate_alpha, K), None
+
+        def run(params, max_iter):
+            return self._em(design, family, gate, params,
+                            em_cap if max_iter is None else min(max_iter, em_cap),
                             GATE_STEPS_SUBSAMPLE, "subsample")
-        return best.params
+
+        result = run(best.result.params, None)
+        if trajectory is not None:
+            trajectory.extend(result)
+        result, _ = split_and_merge(
+            run, design, family, gate, result, codec.cluster_features(design), s.tol,
+            n_trials(design.n_samples, K, codec.MIN_TRIALS), rng, trajectory)
+        return result.params, (trajectory if join else None)

@@ -39,6 +39,12 @@ class GaussianTarget:
     head = "gaussian"
     #: ``validate_data`` keyword arguments for ``y``
     validate_kwargs = {"multi_output": True, "y_numeric": True}
+    #: Start search and moves (``skmoe._start``, ``skmoe._moves``): at least
+    #: this many starts and trials per round; more single-feature starts
+    #: with at most ``FEW_FEATURES`` features.
+    MIN_STARTS = 8
+    MIN_TRIALS = 6
+    FEW_FEATURES = 3
 
     def __init__(self, ndim=None, n_outputs=None, scaler=None):
         self.ndim = ndim
@@ -135,6 +141,13 @@ class CategoricalTarget:
     #: of ``X`` more than the classes (``benchmarks/README.md``,
     #: "Measurements behind constants")
     CLUSTER_WEIGHT = 0.3
+    #: Start search and moves (``skmoe._start``, ``skmoe._moves``): at least
+    #: this many starts and trials; single-feature starts with at most
+    #: ``FEW_FEATURES`` features (always: the classes rarely separate along
+    #: the label columns).
+    MIN_STARTS = 8
+    MIN_TRIALS = 2
+    FEW_FEATURES = 10**9
 
     def __init__(self, classes=None):
         self.classes = classes

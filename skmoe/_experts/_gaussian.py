@@ -89,6 +89,32 @@ def solve_ridge(gram, rhs, alpha, penalise_from=1):
     return evecs @ (inv[:, None] * (evecs.T @ rhs))
 
 
+def solve_ridge_batch(grams, rhs, alpha, penalise_from=1):
+    """:func:`solve_ridge` for a stack of systems, one LAPACK call.
+
+    Returns a list with each solution, or None where the batched solve is not
+    trusted (singular or inaccurate: :func:`solve_ridge` then decides).
+    """
+    K, q, _ = grams.shape
+    A = grams.copy()
+    if alpha > 0 and q > penalise_from:
+        idx = np.arange(penalise_from, q)
+        A[:, idx, idx] += alpha
+    try:
+        with np.errstate(all="ignore"):
+            sol = np.linalg.solve(A, rhs)
+    except np.linalg.LinAlgError:
+        return [None] * K
+    resid = np.einsum("kij,kjm->kim", A, sol) - rhs
+    out = []
+    for k in range(K):
+        scale = np.abs(A[k]).max() * np.abs(sol[k]).max() + np.abs(rhs[k]).max()
+        good = np.all(np.isfinite(sol[k])) and (
+            np.abs(resid[k]).max() <= 1e-8 * max(scale, 1e-300))
+        out.append(sol[k] if good else None)
+    return out
+
+
 class GaussianExperts(ExpertFamily):
     """Linear or constant Gaussian experts with one variance per output.
 
@@ -174,15 +200,18 @@ class GaussianExperts(ExpertFamily):
         nks = stats["n"]
         coef = np.zeros((K, m, q)) if params is None else params["coef"].copy()
         var = np.ones((K, m)) if params is None else params["var"].copy()
+        alpha = self.alpha if self.linear else 0.0
+        batch = solve_ridge_batch(grams, xys, alpha)
         for k in range(K):
             if collapsed[k]:
                 if params is not None:
                     continue
                 # no previous parameters: start from the pooled fit
                 gram, xy, yy, nk = grams.sum(axis=0), xys.sum(axis=0), yys.sum(axis=0), nks.sum()
+                sol = solve_ridge(gram, xy, alpha)
             else:
                 gram, xy, yy, nk = grams[k], xys[k], yys[k], nks[k]
-            sol = solve_ridge(gram, xy, self.alpha if self.linear else 0.0)  # (q, m)
+                sol = batch[k] if batch[k] is not None else solve_ridge(gram, xy, alpha)
             coef[k] = sol.T
             rss_pen = yy - np.sum(sol * xy, axis=0)
             var[k] = self.head.floor(rss_pen / max(nk, 1e-300))
