@@ -63,12 +63,16 @@ SHARED_PARAMS_DOC = """
 
     n_init : int, default=1
         Number of restarts; the one with the best log-likelihood is kept.
-        Each restart already searches several starting partitions (see
-        Notes), so ``n_init=1`` is usually enough.
+        Each restart already screens 8 to 24 starts of several kinds and
+        tries split-and-merge moves after convergence (see Notes), so
+        ``n_init=1`` is usually enough.
 
     init : {"kmeans", "random"}, default="kmeans"
-        How starting partitions are drawn: weighted k-means on the
-        standardised ``[X, y]`` rows, or random responsibilities. A sparse
+        How starting partitions are drawn: ``"kmeans"`` mixes weighted
+        k-means on the standardised ``[X, y]`` rows (every other start) with
+        random hard partitions and runs along the target, the residuals of
+        a linear fit and single features; ``"random"`` draws random
+        (Dirichlet) responsibilities for every start. A sparse
         model with ``init="random"`` skips the start search's EM runs: one
         M-step on random responsibilities gives near-identical experts and a
         nearly flat gate (the usual deep-learning start, the one prone to
@@ -116,21 +120,32 @@ SHARED_ATTRIBUTES_DOC = """
         Names of features seen during fit, when ``X`` has string column names.
 
     n_iter_ : int
-        EM or L-BFGS iterations, or Adam epochs, of the kept run on the full
-        data (``partial_fit``: passes so far).
+        ``len(log_likelihood_curve_) - 1`` for EM and L-BFGS: the steps of
+        the kept run on the data it was fitted to; Adam epochs
+        (``partial_fit``: passes so far).
 
     converged_ : bool
         Whether that run met ``tol`` within ``max_iter``.
 
     log_likelihood_curve_ : ndarray of shape (n_iter_ + 1,) or (n_iter_,)
-        Weighted mean training log-likelihood before the first and after each
-        EM or L-BFGS iteration of the kept run; for Adam one value per epoch
+        Weighted mean training log-likelihood along the kept run's
+        trajectory on the data it was fitted to: with EM on up to 20,000
+        rows, the winning start's search iterations, one value per accepted
+        split-and-merge move and the final EM run (each stage capped by
+        ``max_iter``); otherwise the solver's run, before the first and after
+        each iteration (subsample stages and rejected trial moves are not
+        part of it); for Adam one value per epoch
         (the running mean over its mini-batches, as ``MLPRegressor``'s
         ``loss_curve_``), and one per ``partial_fit`` pass.
 
     objective_curve_ : ndarray of shape (n_iter_ + 1,) or (n_iter_,)
         The penalised objective per unit weight along the same run; EM and
         L-BFGS never decrease it.
+
+    accepted_moves_ : ndarray of int
+        Positions in the curves of the states reached by accepted
+        split-and-merge moves (empty when none helped, or on more than
+        20,000 rows, where the moves run on a subsample).
 
     expert_load_ : ndarray of shape (n_experts,)
         Share of the training weight each expert received (weighted mean of

@@ -1,19 +1,17 @@
-"""Initialisation: responsibilities -> first parameters, and the start search.
+"""Starting partitions and first parameters from responsibilities.
 
-Strategy (what the defaults do): a single
-k-means start gets stuck in poor local optima once ``n_experts`` grows, so
-each restart
+:func:`start_partition` draws one starting partition of a kind (weighted
+k-means++ with Lloyd iterations on the standardised ``[X, target]`` rows,
+random hard partitions, runs along the target, along the residuals of one
+linear fit, or along a single feature, or Dirichlet responsibilities for
+``init="random"``); :func:`params_from_resp` turns responsibilities into
+first parameters by an M-step. Which kinds the search draws, how many and
+how they are run is ``skmoe._start``'s.
 
-1. draws ``n_candidates`` starting partitions (weighted k-means++ with Lloyd
-   iterations on the standardised ``[X, target]`` rows for ``init="kmeans"``,
-   Dirichlet responsibilities for ``init="random"``) on a canonical subsample,
-2. runs a short EM from each and keeps the best,
-3. runs that one to convergence on the subsample,
-4. and hands it to the full-data EM, which then needs few iterations.
-
-The subsample is selected by hashing row values and de-duplicated with
-summed weights (``_data.canonical_subsample``), so row order and duplication
-(integer ``sample_weight`` versus repeated rows) do not change the start.
+The designs the search runs on are canonical (rows selected by hashing row
+values, de-duplicated with summed weights, sorted: ``_data.canonical_subsample``),
+so row order and duplication (integer ``sample_weight`` versus repeated
+rows) do not change a partition.
 """
 
 import numpy as np

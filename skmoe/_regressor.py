@@ -92,11 +92,14 @@ class MixtureOfExpertsRegressor(RegressorMixin, BaseMixtureOfExperts):
     (weighted ridge, ``s2_k = (RSS_k + alpha ||A_k||^2) / N_k`` floored at
     ``1e-6`` times the variance of ``y``); the gate's M-step takes a Newton
     step if it does not lower the gate's objective and otherwise a Böhning
-    bound step, which never does. Each restart searches several starting
-    partitions with short EM runs on a hashed, de-duplicated subsample
-    (independent of row order, of rescaling, and, up to 20,000 rows, of
-    duplicated rows versus integer weights) before running EM on all the
-    data.
+    bound step, which never does. Each restart screens 8 to 24 starts of
+    several kinds (a budget of rows x iterations) with short EM runs on a
+    hashed, de-duplicated subsample (independent of row order, of
+    rescaling, and, up to 20,000 rows, of duplicated rows versus integer
+    weights), converges the best, tries split-and-merge moves (kept only
+    when they raise the objective, never into a degenerate state with an
+    expert on fewer than ``2(d+1)`` rows or a variance at the floor), then
+    runs EM on all the data.
 
     The dense model (``top_k=None``) evaluates every expert; with ``top_k``
     set, prediction evaluates only the ``top_k`` routed experts of each row

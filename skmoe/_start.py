@@ -1,11 +1,15 @@
 """The start search: the first parameters of each restart.
 
 Built-in experts (linear, constant, logistic) run the search of
-:meth:`StartSearch.search`: several starting partitions (``skmoe._init``),
-a short EM run from each on a canonical subsample, the best one run to
-convergence on a larger subsample when the data is large, then handed to
-the solver. Experts that do not run the search themselves (mlp with L-BFGS,
-estimator experts) search with linear (logistic) proxy experts, keep the
+:meth:`StartSearch.search`: a budget of starts of several kinds
+(``skmoe._init.start_partition``), screened by short EM runs on a canonical
+subsample, the better half continued, the best run to convergence (on the
+data when it is small, on a larger subsample otherwise), then
+split-and-merge moves there (``skmoe._moves``), then the solver on all the
+data. Degenerate states rank below all others.
+
+Experts that do not run the search themselves (mlp with L-BFGS, estimator
+experts) search with linear (logistic) proxy experts, keep the
 gate, and seed their experts from its responsibilities on the data. mlp
 experts fitted by Adam, and sparse models with ``init="random"``, start
 flat instead (a near-uniform gate, experts fitted to all the data or to
