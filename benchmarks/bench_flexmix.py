@@ -19,6 +19,18 @@ message and exits 0. On Debian: ``apt-get install -y r-cran-flexmix``.
 
     python benchmarks/bench_flexmix.py
     python benchmarks/bench_flexmix.py --sizes 1e4 --K 4
+
+``--reference``: the maximum-likelihood problem (``alpha=0, gate_alpha=0``)
+on small real data sets against the best of 20 random restarts of flexmix
+(``bench_flexmix_reference.R``: ``minprior=0``, tolerance 1e-8), skmoe at
+its default search settings and ``random_state`` 0, 1, 2, total
+log-likelihoods, with the degenerate-state rule of ``skmoe._moves``
+applied to both (a reference whose smallest component holds fewer than
+``2(d+1)`` rows, or whose variance is within 10x of skmoe's floor, is
+marked degenerate: it is no target)::
+
+    python benchmarks/bench_flexmix.py --reference
+    python benchmarks/bench_flexmix.py --reference --ref-output saved.txt --ref-dir DIR
 """
 
 import argparse
@@ -48,6 +60,69 @@ from skmoe._synthetic import make_moe_regression, true_log_likelihood
 
 D = 10
 R_SCRIPT = os.path.join(BENCH_DIR, "bench_flexmix.R")
+REF_SCRIPT = os.path.join(BENCH_DIR, "bench_flexmix_reference.R")
+#: skmoe's seeds in the reference table, and the gap that counts as "met".
+REF_SEEDS = (0, 1, 2)
+REF_MET = 0.5
+
+
+def reference(args):
+    """The best-of-20 reference table (``--reference``)."""
+    from skmoe import MixtureOfExpertsRegressor
+
+    ref_dir = args.ref_dir or tempfile.mkdtemp(prefix="skmoe-flexref-")
+    if args.ref_output:
+        with open(args.ref_output) as fh:
+            out = fh.read()
+    else:
+        proc = subprocess.run(["Rscript", REF_SCRIPT, ref_dir, str(args.nrep)],
+                              capture_output=True, text=True, timeout=args.timeout)
+        if proc.returncode:
+            return _skip(f"bench_flexmix_reference.R failed: {proc.stderr.strip()[-800:]}")
+        out = proc.stdout
+    rows, met, targets = [], 0, 0
+    for line in out.splitlines():
+        if not line.startswith("REF "):
+            continue
+        _, name, K, ll, size, sigma, failed = line.split()
+        K, ll, size, sigma = int(K), float(ll), float(size), float(sigma)
+        with open(os.path.join(ref_dir, f"{name}.csv")) as fh:
+            data = np.array([[float(v) for v in r] for r in list(csv.reader(fh))[1:]])
+        X, y = data[:, :-1], data[:, -1]
+        q = X.shape[1] + 1
+        floor = 1e-6 * np.var(y)
+        ref_degenerate = size < 2 * q or (sigma**2 <= 10 * floor
+                                          and size < max(10 * q, 0.01 * len(y)))
+        values, wall = [], []
+        for rs in REF_SEEDS:
+            t0 = time.perf_counter()
+            with quiet_fit():
+                m = MixtureOfExpertsRegressor(n_experts=K, alpha=0, gate_alpha=0,
+                                              random_state=rs).fit(X, y)
+            wall.append(time.perf_counter() - t0)
+            counts = m.expert_load_ * len(y)
+            live = counts > 1e-8 * len(y)
+            deg = bool(np.any(live & ((counts < 2 * q) | (
+                (m.expert_var_ <= 10 * floor) & (counts < max(10 * q, 0.01 * len(y)))))))
+            values.append((float(m.log_likelihood(X, y).sum()), deg))
+        if not ref_degenerate:
+            targets += 1
+            met += all(v >= ll - REF_MET and not d for v, d in values)
+        rows.append([name, f"{len(y)} x {X.shape[1]}", K,
+                     f"{ll:.2f}" + (" (degenerate)" if ref_degenerate else ""),
+                     f"{size:.1f} / {sigma:.3g}",
+                     " / ".join(f"{v:.2f}" + ("*" if d else "") for v, d in values),
+                     f"{min(ll - v for v, _ in values):+.2f} / {max(ll - v for v, _ in values):+.2f}",
+                     f"{np.median(wall):.2f}"])
+    print(md_table(["data", "n x d", "K", f"flexmix best of {args.nrep}",
+                    "its smallest component: rows / sigma",
+                    "skmoe rs " + "/".join(map(str, REF_SEEDS)),
+                    "gap to flexmix, best / worst seed", "skmoe fit s (median)"], rows))
+    print(f"\nnon-degenerate references met within {REF_MET} nats at every seed: "
+          f"{met} of {targets}; * marks a degenerate skmoe state; a negative gap beats "
+          "flexmix.")
+    print("\n".join(environment_lines()))
+    return 0
 
 
 def _skip(msg):
@@ -118,6 +193,11 @@ def main(argv=None):
     p.add_argument("--seed", type=int, default=0, help="R's set.seed for flexmix's random start")
     p.add_argument("--timeout", type=float, default=3600, help="seconds per Rscript run (default 3600)")
     p.add_argument("--skip-numpy", action="store_true")
+    p.add_argument("--reference", action="store_true",
+                   help="the best-of-20 reference table on real data (issue 15)")
+    p.add_argument("--nrep", type=int, default=20, help="flexmix restarts per reference")
+    p.add_argument("--ref-output", help="parse this saved output of bench_flexmix_reference.R")
+    p.add_argument("--ref-dir", help="directory of its CSVs (with --ref-output)")
     args = p.parse_args(argv)
 
     if shutil.which("Rscript") is None:
@@ -129,6 +209,8 @@ def main(argv=None):
     )
     if chk.returncode != 0:
         return _skip(f"the R package flexmix does not load: {chk.stderr.strip()[-500:]}")
+    if args.reference:
+        return reference(args)
 
     Est, err = import_skmoe()
     K = args.K

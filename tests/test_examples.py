@@ -16,11 +16,13 @@ ROOT = pathlib.Path(__file__).resolve().parents[1]
 EXAMPLES = sorted((ROOT / "examples").glob("*.py"))
 HAVE_MATPLOTLIB = importlib.util.find_spec("matplotlib") is not None
 
-#: Examples that take more than ~15 s; marked slow. None at present: with a
-#: warm Numba cache on 2 cores quickstart.py takes ~2.5 s,
-#: plot_gradient_solvers.py ~8 s (~15 s when the kernels are compiled first)
-#: and each of the other plot_*.py scripts 3-6 s.
-SLOW_EXAMPLES = set()
+#: Examples that take more than ~10 s on 2 cores with a warm Numba cache
+#: (measured with the start search of issue 15, the suite running beside
+#: them): marked slow. CI's docs build runs every example of the gallery
+#: anyway (and fails with fewer images than scripts), so the default run
+#: keeps its budget without losing the check that they run.
+SLOW_EXAMPLES = {"plot_dense_vs_sparse.py", "plot_gradient_solvers.py", "plot_choose_k_bic.py",
+                 "plot_regime_switching.py", "plot_grid_search_diabetes.py"}
 
 #: Scripts that run (and skip their plot) without matplotlib; the others are
 #: plotting examples built on skmoe.inspection and are skipped without it.
