@@ -265,7 +265,9 @@ class StartSearch:
         result = run(best.result.params, None)
         if trajectory is not None:
             trajectory.extend(result)
-        result, _ = split_and_merge(
-            run, design, family, gate, result, codec.cluster_features(design), s.tol,
-            n_trials(design.n_samples, K, codec.MIN_TRIALS), rng, trajectory)
+        trials = n_trials(design.n_samples, K, codec.MIN_TRIALS)
+        if not (self.data.small or codec.MOVES_ON_SUBSAMPLE):
+            trials = 0
+        result, _ = split_and_merge(run, design, family, gate, result,
+                                    codec.cluster_features(design), s.tol, trials, rng, trajectory)
         return result.params, (trajectory if join else None)
