@@ -20,6 +20,8 @@ from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from . import _validation
+from ._auto import auto_structure
+from ._criteria import InformationCriteriaMixin
 from ._dask import dask_rows, is_dask_input
 from ._data import Scaler, chunk_rows, design_matrix, iter_chunks
 from ._engine import FitPlan, IncrementalState, first_incremental_state, fit_runs, incremental_pass
@@ -35,11 +37,11 @@ from ._targets import target_from_state
 from ._threads import numba_threads
 
 
-class BaseMixtureOfExperts(BaseEstimator, metaclass=ABCMeta):
+class BaseMixtureOfExperts(InformationCriteriaMixin, BaseEstimator, metaclass=ABCMeta):
     """Fit template and everything the regressor and classifier share."""
 
     _parameter_constraints: dict = {
-        "n_experts": [Interval(Integral, 1, None, closed="left")],
+        "n_experts": [Interval(Integral, 1, None, closed="left"), StrOptions({"auto"})],
         "expert": [StrOptions(set(expert_names())), HasMethods(["fit"])],
         "top_k": [Interval(Integral, 1, None, closed="left"), None],
         "solver": [StrOptions({"auto", *SOLVERS})],
@@ -133,6 +135,8 @@ class BaseMixtureOfExperts(BaseEstimator, metaclass=ABCMeta):
             check_unchanged(self, incremental)
         previous_n_features = getattr(self, "n_features_in_", None)
         self._check_fit_params()
+        if incremental:
+            _validation.check_auto_incremental(self, continuing)
         solver_cls = self._solver_class(incremental, is_dask_input(X, y, sample_weight))
         target = self._target() if continuing else self._new_target()
         data = training_data(
@@ -142,17 +146,28 @@ class BaseMixtureOfExperts(BaseEstimator, metaclass=ABCMeta):
         )
         if not incremental:
             check_warm_features(continuing, data.n_features, previous_n_features)
-        structure = Structure.of(self)
-        plan = self._plan(structure, target, solver_cls)
         with numba_threads(self.n_jobs):
+            rng = check_random_state(self.random_state)
+            path = None
+            if continuing:
+                structure = self._fitted_structure()
+            elif self.n_experts == "auto":
+                structure, path = auto_structure(
+                    lambda K: self._plan(Structure.of(self, K), target, solver_cls), data, rng)
+            else:
+                structure = Structure.of(self)
+            plan = self._plan(structure, target, solver_cls)
             if incremental:
                 self._incremental_step(plan, data, continuing)
                 return self
-            rng = check_random_state(self.random_state)
             warm = (self._params, self._x_scaler()) if continuing else (None, None)
             result, timings, x_scaler = fit_runs(plan, data, rng, *warm)
         self._store_fitted(structure, target, x_scaler, solver_cls.name)
         self._store_fit(result, timings, data.total_weight, t_start)
+        if not continuing:
+            self.__dict__.pop("n_experts_path_", None)
+        if path is not None:
+            self.n_experts_path_ = path
         return self
 
     def _check_fit_params(self):
@@ -212,6 +227,7 @@ class BaseMixtureOfExperts(BaseEstimator, metaclass=ABCMeta):
     def _store_fitted(self, structure, target, x_scaler, solver):
         """The fitted structure, codec and scaling, as plain values."""
         self._structure = structure.state()
+        self.n_experts_ = structure.n_experts
         self._target_state = target.state()
         for name, value in target.public_attributes().items():
             setattr(self, name, value)
@@ -349,45 +365,6 @@ class BaseMixtureOfExperts(BaseEstimator, metaclass=ABCMeta):
             else:
                 estep_pass(design, family, self._params, np.empty((X.shape[0], K)), log_norm)
         return log_norm + target.log_likelihood_shift()
-
-    def _n_free_params(self):
-        d = self.n_features_in_
-        return (self._n_experts - 1) * (d + 1) + self._family().n_free_params(d)
-
-    def bic(self, X, y):
-        """Bayesian information criterion on ``(X, y)`` (lower is better).
-
-        ``-2 * sum_i log p(y_i | x_i) + n_params * log(n_samples)``, with the
-        identifiable free parameters counted as in the user guide.
-
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, n_features)
-        y : array-like of shape (n_samples,) or (n_samples, n_outputs)
-
-        Returns
-        -------
-        bic : float
-        """
-        ll = self.log_likelihood(X, y)
-        return float(-2.0 * ll.sum() + self._n_free_params() * np.log(ll.shape[0]))
-
-    def aic(self, X, y):
-        """Akaike information criterion on ``(X, y)`` (lower is better).
-
-        ``-2 * sum_i log p(y_i | x_i) + 2 * n_params``.
-
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, n_features)
-        y : array-like of shape (n_samples,) or (n_samples, n_outputs)
-
-        Returns
-        -------
-        aic : float
-        """
-        ll = self.log_likelihood(X, y)
-        return float(-2.0 * ll.sum() + 2.0 * self._n_free_params())
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()

@@ -48,9 +48,11 @@ class MixtureOfExpertsClassifier(ClassifierMixin, BaseMixtureOfExperts):
         ``experts_``.
 
     alpha : float, default=1.0
-        L2 penalty on the logistic experts' coefficients, for standardised
-        inputs (``alpha=1`` matches ``LogisticRegression(C=1)`` on
-        standardised data).
+        Strength of the Gaussian prior ``N(0, 1/alpha)`` on the logistic
+        experts' standardised coefficients, the L2 penalty ``alpha/2
+        ||B_k||^2`` (``alpha=1`` matches ``LogisticRegression(C=1)`` on
+        standardised data). ``alpha = gate_alpha = 0`` is the plain
+        maximum-likelihood fit.
 
     gate_alpha : float, default=1.0
         L2 penalty on the gate coefficients (standardised inputs; intercepts
@@ -86,7 +88,10 @@ class MixtureOfExpertsClassifier(ClassifierMixin, BaseMixtureOfExperts):
     -----
     EM maximises ``sum_i w_i log p(y_i | x_i) - gate_alpha/2 ||W_g||^2 -
     alpha/2 sum_k ||B_k||^2`` on standardised features (for two classes
-    ``B_k`` is the log-odds vector, as in ``LogisticRegression``). Each
+    ``B_k`` is the log-odds vector, as in ``LogisticRegression``): a MAP fit
+    under Gaussian priors. ``bic``/``aic`` use the log-likelihood at that
+    fit and count ``K (C - 1)(d + 1)`` expert parameters (``K (d + 1)`` for
+    two classes: one log-odds row per expert). Each
     M-step is a weighted multinomial logistic regression for the gate and
     for every expert, and takes a Böhning bound step or a Newton step,
     whichever is better (the gate: the Newton step whenever it does not lower
@@ -118,7 +123,7 @@ class MixtureOfExpertsClassifier(ClassifierMixin, BaseMixtureOfExperts):
 
     def __init__(
         self,
-        n_experts=4,
+        n_experts="auto",
         *,
         expert="logistic",
         top_k=None,

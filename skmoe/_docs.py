@@ -5,8 +5,20 @@ a parameter, attribute or ``partial_fit`` behaviour is described once.
 """
 
 SHARED_PARAMS_DOC = """
-    n_experts : int, default=4
-        Number of experts ``K`` (``>= 1``).
+    n_experts : int or "auto", default="auto"
+        Number of experts ``K`` (``>= 1``). ``"auto"`` chooses it by BIC
+        along a path of grown models: one expert, then one more at a time,
+        each model started from the previous one with its worst-explained
+        expert split in two and run to convergence; the path stops after two
+        models that do not lower the best BIC (or at 10 experts, or at
+        ``2(d + 1)`` rows per expert), and the ``K`` of the lowest BIC is
+        then fitted as an int would be. Dense models only (with ``top_k``
+        give an int). mlp and estimator experts choose ``K`` with linear
+        (logistic) stand-ins. Fitted ``n_experts_`` is the ``K`` used and
+        ``n_experts_path_`` the path. ``partial_fit`` cannot start an
+        ``"auto"`` model (fit it first). The default since issue 16: on the
+        real tables of ``benchmarks/bench_real_data.py`` it never loses to
+        the linear model, where ``n_experts=4`` did.
 
     top_k : int or None, default=None
         ``None`` for the dense mixture. An int ``1 <= top_k < n_experts``
@@ -150,6 +162,16 @@ SHARED_ATTRIBUTES_DOC = """
     expert_load_ : ndarray of shape (n_experts,)
         Share of the training weight each expert received (weighted mean of
         the responsibilities); sums to one.
+
+    n_experts_ : int
+        The number of experts ``K`` of the fitted model (``n_experts``
+        itself when it is an int); fitted arrays have ``n_experts_`` entries.
+
+    n_experts_path_ : dict of ndarray
+        Only with ``n_experts="auto"``: the models of the path, as arrays
+        ``"n_experts"``, ``"bic"`` (on the training data, the user's units)
+        and ``"log_likelihood"`` (weighted mean per sample), in the order
+        tried.
 
     gate_coef_ : ndarray of shape (n_experts, n_features)
         Gate weights ``W_g`` in the units of ``X``.

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ._experts import expert_entry
+from ._experts._gaussian import residual_variance
 from ._gate import GateMStep
 from ._objective import MixtureObjective
 from ._solvers import FitTask
@@ -65,6 +66,13 @@ def with_noise(params):
     return {**params, "noise": np.zeros_like(params["gate"])}
 
 
+def learn_prior_scale(plan, design):
+    """Give a Gaussian codec the residual variance its experts' variance prior scales with."""
+    if plan.target.head == "gaussian":
+        plan.target.residual_var = residual_variance(design, plan.target.n_outputs,
+                                                     plan.settings.alpha)
+
+
 def _task(plan, data, design, family, gate_step, rng):
     task = FitTask(design, family, gate_step, report_shift=plan.report_shift,
                    gate_steps=data.gate_steps,
@@ -85,6 +93,8 @@ def fit_runs(plan, data, rng, warm_params=None, x_scaler=None):
     if not warm:
         x_scaler = data.fit_scaling(plan.target)
     design = data.design(x_scaler, plan.target)
+    if not warm:
+        learn_prior_scale(plan, design)
     hessian = data.hessian_design(x_scaler, plan.target, 2 * K)
     gate_step = GateMStep(design, plan.settings.gate_alpha, K, hessian)
     search = StartSearch(plan, data, x_scaler, design, gate_step)
@@ -128,6 +138,7 @@ def first_incremental_state(plan, data, rng):
     sub = data.canonical_rows(x_scaler, plan.target, SUBSAMPLE_ROWS, 0)
     sub.small = True
     start = sub.design(x_scaler, plan.target)
+    learn_prior_scale(plan, start)
     gate = GateMStep(start, plan.settings.gate_alpha, plan.structure.n_experts)
     seed = int(rng.randint(np.iinfo(np.int32).max))
     family = plan.make_family(seed)

@@ -117,8 +117,9 @@ def trial_moves(resp, own, weight, n_trials):
     """
     K = resp.shape[1]
     wr = resp * np.sqrt(weight)[:, None]
-    norm = np.sqrt(np.einsum("ij,ij->j", wr, wr)) + 1e-300
-    cos = (wr.T @ wr) / np.outer(norm, norm)
+    norm = np.sqrt(np.einsum("ij,ij->j", wr, wr))
+    # an expert without responsibility overlaps with none (0 / tiny, never 0 / 0)
+    cos = (wr.T @ wr) / np.maximum(np.outer(norm, norm), np.finfo(float).tiny)
     pairs = sorted(((-cos[i, j], i, j) for i in range(K) for j in range(i + 1, K)))
     mass = weight @ resp + 1e-300
     fit = np.einsum("i,ik,ik->k", weight, resp, own) / mass

@@ -49,13 +49,20 @@ class MixtureOfExpertsRegressor(RegressorMixin, BaseMixtureOfExperts):
         weights (EM only; see the user guide). The fitted clones are in
         ``experts_``.
 
-    alpha : float, default=1e-4
-        L2 (ridge) penalty on the expert slopes, for standardised inputs.
+    alpha : float, default=1.0
+        Strength of the priors on the experts: a Gaussian prior
+        ``N(0, 1/alpha)`` on every standardised slope (the penalty
+        ``alpha/2 ||A_k||^2``) and ``alpha`` pseudo-rows in each expert's
+        variance prior (see Notes). ``alpha=0``: no prior on the experts.
+        Fixed pseudo-counts in the summed objective: their weight fades as
+        ``1/n``.
 
-    gate_alpha : float, default=1e-4
-        L2 penalty on the gate coefficients (standardised inputs; intercepts
-        are not penalised). Small, so that the gate can draw sharp regime
-        boundaries.
+    gate_alpha : float, default=0.1
+        Strength of the Gaussian prior ``N(0, 1/gate_alpha)`` on the gate's
+        standardised slopes (intercepts are not penalised): weak enough for
+        sharp regime boundaries on large data, strong enough to stop a gate
+        from trusting an expert far outside its rows on small tables
+        (``benchmarks/README.md``, "Defaults that hold on real tables").
 {SHARED_PARAMS_DOC}
     Attributes
     ----------{SHARED_ATTRIBUTES_DOC}
@@ -81,16 +88,23 @@ class MixtureOfExpertsRegressor(RegressorMixin, BaseMixtureOfExperts):
 
     Notes
     -----
-    EM maximises the penalised objective
+    EM maximises the penalised objective (the log posterior up to a
+    constant: a MAP fit)
 
     ``sum_i w_i log p(y_i | x_i) - gate_alpha/2 ||W_g||^2
-    - sum_k alpha/(2 s2_k) ||A_k||^2``
+    - sum_kj [alpha/2 ||A_kj||^2 + nu/2 (log s2_kj + v0_j / s2_kj)]``
 
     on standardised data (features and targets by their weighted mean and
-    standard deviation; reported parameters are converted back). The E-step
-    computes responsibilities in log space; the experts' M-step is exact
-    (weighted ridge, ``s2_k = (RSS_k + alpha ||A_k||^2) / N_k`` floored at
-    ``1e-6`` times the variance of ``y``); the gate's M-step takes a Newton
+    standard deviation; reported parameters are converted back), with
+    ``nu = alpha`` pseudo-rows and ``v0_j`` = 0.01 times the residual
+    variance of a one-expert ridge fit of output ``j`` (an inverse-gamma
+    prior on each variance with mode ``v0_j``, which keeps an expert from
+    collapsing onto a few rows). ``alpha = gate_alpha = 0`` is the plain
+    maximum-likelihood fit. The E-step computes responsibilities in log
+    space; the experts' M-step takes two exact conditional steps (weighted
+    ridge ``(S_k + alpha s2_k P) a = b_k`` at the current variance, then
+    ``s2_k = (RSS_k + nu v0) / (N_k + nu)`` floored at ``1e-6`` times the
+    variance of ``y``); the gate's M-step takes a Newton
     step if it does not lower the gate's objective and otherwise a Böhning
     bound step, which never does. Each restart screens 8 to 24 starts of
     several kinds (a budget of rows x iterations) with short EM runs on a
@@ -131,15 +145,15 @@ class MixtureOfExpertsRegressor(RegressorMixin, BaseMixtureOfExperts):
 
     def __init__(
         self,
-        n_experts=4,
+        n_experts="auto",
         *,
         expert="linear",
         top_k=None,
         solver="auto",
         noisy_gating=True,
         load_balancing=1e-2,
-        alpha=1e-4,
-        gate_alpha=1e-4,
+        alpha=1.0,
+        gate_alpha=0.1,
         expert_hidden=32,
         max_iter=200,
         tol=1e-5,

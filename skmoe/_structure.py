@@ -29,11 +29,13 @@ class Structure:
     expert_hidden: object  # int for "mlp" experts, else None
 
     @classmethod
-    def of(cls, estimator):
+    def of(cls, estimator, n_experts=None):
+        """The structure ``estimator`` asks for; ``n_experts`` replaces ``"auto"``."""
         expert = estimator.expert
         name = expert_name(expert)
         hidden = estimator.expert_hidden if name == "mlp" else None
-        return cls(estimator.n_experts, expert, name, estimator.top_k, hidden)
+        K = estimator.n_experts if n_experts is None else int(n_experts)
+        return cls(K, expert, name, estimator.top_k, hidden)
 
     def state(self):
         """Plain values (what an estimator stores)."""
@@ -77,7 +79,9 @@ _CONTINUE_MESSAGES = {
 def check_unchanged(estimator, incremental):
     """``ValueError`` if ``set_params`` changed the fitted structure since the last fit."""
     what, remedy = _CONTINUE_MESSAGES[incremental]
-    fitted, now = Structure.from_state(estimator._structure), Structure.of(estimator)
+    fitted = Structure.from_state(estimator._structure)
+    # n_experts="auto" continues the number of experts it chose
+    now = Structure.of(estimator, fitted.n_experts if estimator.n_experts == "auto" else None)
     name = fitted.first_difference(now)
     if name is not None:
         param = "expert" if name == "expert_name" else name

@@ -33,6 +33,9 @@ class GaussianTarget:
     n_outputs : int or None
     scaler : Scaler or None
         Weighted standardisation of the target columns.
+    residual_var : ndarray of shape (n_outputs,) or None
+        Residual variance of a one-expert ridge fit (standardised units),
+        the scale of the experts' variance prior (``_experts.variance_prior``).
     """
 
     #: the likelihood head of the experts this target goes with
@@ -47,10 +50,11 @@ class GaussianTarget:
     FEW_FEATURES = 3
     MOVES_ON_SUBSAMPLE = True
 
-    def __init__(self, ndim=None, n_outputs=None, scaler=None):
+    def __init__(self, ndim=None, n_outputs=None, scaler=None, residual_var=None):
         self.ndim = ndim
         self.n_outputs = n_outputs
         self.scaler = scaler
+        self.residual_var = None if residual_var is None else np.asarray(residual_var, float)
 
     @property
     def squeeze(self):
@@ -59,8 +63,9 @@ class GaussianTarget:
 
     def state(self):
         scaler = None if self.scaler is None else self.scaler.state()
+        residual_var = None if self.residual_var is None else self.residual_var.copy()
         return {"head": "gaussian", "ndim": self.ndim, "n_outputs": self.n_outputs,
-                "scaler": scaler}
+                "scaler": scaler, "residual_var": residual_var}
 
     def public_attributes(self):
         """Fitted attributes the estimator shows for this codec."""
@@ -70,7 +75,8 @@ class GaussianTarget:
     def from_state(cls, state):
         scaler = state["scaler"]
         return cls(state["ndim"], state["n_outputs"],
-                   None if scaler is None else Scaler.from_state(scaler))
+                   None if scaler is None else Scaler.from_state(scaler),
+                   state.get("residual_var"))
 
     def encode(self, y, reset, name="MixtureOfExpertsRegressor"):
         """Raw target columns ``(n, m)``; ``reset`` learns the shape."""

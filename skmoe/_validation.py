@@ -25,6 +25,11 @@ def check_n_jobs(n_jobs):
 
 
 def check_top_k(top_k, n_experts):
+    if top_k is not None and n_experts == "auto":
+        raise ValueError(
+            f"n_experts='auto' chooses the number of experts of the dense model; with "
+            f"top_k={top_k} give n_experts as an int (> top_k)."
+        )
     if top_k is not None and top_k >= n_experts:
         raise ValueError(
             f"top_k={top_k} must be smaller than n_experts={n_experts}; "
@@ -57,6 +62,15 @@ def check_total_weight(total):
             f"([{MIN_TOTAL_WEIGHT:g}, inf)): the per-sample objective divides by it. "
             "Rescale sample_weight (e.g. divide by its mean; this changes how strongly "
             "the penalties act)."
+        )
+
+
+def check_auto_incremental(estimator, continuing):
+    """``partial_fit`` cannot start a model with ``n_experts="auto"``."""
+    if estimator.n_experts == "auto" and not continuing:
+        raise ValueError(
+            "n_experts='auto' chooses the number of experts in fit: call fit first (later "
+            "partial_fit calls continue its choice) or give n_experts as an int."
         )
 
 

@@ -98,11 +98,19 @@ def test_out_of_fold_variances_do_not_collapse(regimes):
     deep = DecisionTreeRegressor(random_state=0)  # interpolates its own rows
     oof = _fit(MixtureOfExpertsRegressor(n_experts=2, expert=deep, max_iter=5, random_state=0),
                X, y)
-    insample = MixtureOfExpertsRegressor(n_experts=2, expert=deep, max_iter=5, random_state=0)
-    insample._oof_variance = False
-    _fit(insample, X, y)
     floor = 1e-6 * y.var()
-    assert np.all(insample.expert_var_ < 10 * floor)  # memorised: collapsed to the floor
+    for alpha in (0.0, 1.0):
+        insample = MixtureOfExpertsRegressor(n_experts=2, expert=deep, max_iter=5, alpha=alpha,
+                                             random_state=0)
+        insample._oof_variance = False
+        _fit(insample, X, y)
+        if alpha == 0:
+            # memorised, no prior: collapsed to the floor
+            assert np.all(insample.expert_var_ < 10 * floor)
+        else:
+            # the variance prior (one pseudo-row, weak: only the out-of-fold
+            # residuals make the variance right) lifts it off the floor
+            assert np.all(insample.expert_var_ > 2 * floor)
     assert np.all(oof.expert_var_ > 0.05)  # noise variance is 0.09
 
 

@@ -186,8 +186,7 @@ class EstimatorExperts(ExpertFamily):
             if self.oof_variance and Xk.shape[0] >= 2 * N_FOLDS:
                 pred = self._out_of_fold(Xk, tk, vk, seed, pred)
             resid = tk - pred
-            var = (vk @ (resid * resid)) / vk.sum()
-            result["var"] = self.head.floor(var)
+            result["var"] = self.head.posterior_var(vk @ (resid * resid), vk.sum())
         return result
 
     def _out_of_fold(self, X, target, v, seed, fallback):
@@ -243,5 +242,6 @@ class EstimatorExperts(ExpertFamily):
         return self.mstep(None, None, np.zeros(self.n_experts, dtype=bool), context)
 
     def penalty(self, params):
-        return 0.0
+        """The variance prior of the Gaussian head (the estimators' own penalties are theirs)."""
+        return self.head.penalty(params) if self._gaussian else 0.0
 

@@ -6,16 +6,24 @@ Parameters (standardised units; intercept in column 0 of the design):
   linear experts and ``q = 1`` (intercept only) for constant ones;
 * ``var``: ``(n_experts, n_outputs)``.
 
-M-step (exact). With soft weights ``v_i = w_i r_ik`` the expected
-complete-data objective of expert ``k`` and output ``j`` is
+M-step (exact conditional steps, ECM). With soft weights ``v_i = w_i r_ik``
+the expected complete-data objective of expert ``k`` and output ``j`` is
 
-    sum_i v_i log N(y_ij; a . x_i, s2) - alpha / (2 s2) ||a[1:]||^2,
+    sum_i v_i log N(y_ij; a . x_i, s2) - alpha / 2 ||a[1:]||^2
+        - rows / 2 (log s2 + var0_j / s2),
 
-maximised by the ridge solution ``(S_k + alpha P) a = b_kj`` with
-``S_k = sum_i v_i x_i x_i^T``, ``b_kj = sum_i v_i x_i y_ij``, then
-``s2 = (RSS + alpha ||a[1:]||^2) / N_k = (syy_kj - a . b_kj) / N_k`` floored at
-``var_floor_j``. The floor makes the maximisation a constrained one, which
-keeps EM monotone.
+a Gaussian prior ``N(0, 1 / alpha)`` on the standardised slopes and the
+head's variance prior (``rows`` pseudo-rows of squared residual ``var0_j``:
+``_heads.GaussianHead``; none when ``alpha = 0``). For a fixed ``s2`` it is
+maximised over ``a`` by the ridge solution ``(S_k + alpha s2 P) a = b_kj``
+with ``S_k = sum_i v_i x_i x_i^T``, ``b_kj = sum_i v_i x_i y_ij``; for a fixed
+``a`` over ``s2`` by ``s2 = (RSS + rows var0_j) / (N_k + rows)``, floored at
+``var_floor_j``. The M-step takes the coefficient step at the current
+variance, then the variance step at the new coefficients: two exact
+conditional maximisations (Meng and Rubin 1993), so EM stays monotone; at a
+fixed point of the responsibilities the pair is the joint maximiser. The
+floor makes the variance step a constrained maximisation, which keeps this
+true.
 """
 
 import numpy as np
@@ -92,14 +100,16 @@ def solve_ridge(gram, rhs, alpha, penalise_from=1):
 def solve_ridge_batch(grams, rhs, alpha, penalise_from=1):
     """:func:`solve_ridge` for a stack of systems, one LAPACK call.
 
+    ``alpha``: one ridge for all systems, or one per system ``(K,)``.
     Returns a list with each solution, or None where the batched solve is not
     trusted (singular or inaccurate: :func:`solve_ridge` then decides).
     """
     K, q, _ = grams.shape
     A = grams.copy()
-    if alpha > 0 and q > penalise_from:
+    alpha = np.broadcast_to(np.asarray(alpha, dtype=float), (K,))
+    if q > penalise_from:
         idx = np.arange(penalise_from, q)
-        A[:, idx, idx] += alpha
+        A[:, idx, idx] += alpha[:, None]
     try:
         with np.errstate(all="ignore"):
             sol = np.linalg.solve(A, rhs)
@@ -128,11 +138,13 @@ class GaussianExperts(ExpertFamily):
         Ridge penalty on the (standardised) slopes.
     var_floor : ndarray of shape (n_outputs,)
         Lower bound on each expert variance, in standardised units.
+    prior : tuple or None
+        The variance prior ``(rows, var0)`` (see ``GaussianHead``).
     """
 
-    def __init__(self, n_experts, n_outputs, linear, alpha, var_floor=None):
+    def __init__(self, n_experts, n_outputs, linear, alpha, var_floor=None, prior=None):
         self.n_experts = n_experts
-        self.head = GaussianHead(n_outputs, var_floor)
+        self.head = GaussianHead(n_outputs, var_floor, prior)
         self.linear = linear
         self.alpha = float(alpha)
 
@@ -188,11 +200,12 @@ class GaussianExperts(ExpertFamily):
         return gram, xy, yy
 
     def mstep(self, stats, params, collapsed, context=None):
-        """Exact M-step from sufficient statistics.
+        """Exact conditional M-steps from sufficient statistics (module docstring).
 
-        Experts flagged in ``collapsed`` keep their previous parameters
-        (which keeps EM monotone); without previous parameters they get the
-        pooled fit.
+        The coefficient step uses the previous variances (without previous
+        parameters: 1, the variance of ``y``). Experts flagged in
+        ``collapsed`` keep their previous parameters (which keeps EM
+        monotone); without previous parameters they get the pooled fit.
         """
         K, m = self.n_experts, self.n_outputs
         q = stats["q"]
@@ -201,20 +214,24 @@ class GaussianExperts(ExpertFamily):
         coef = np.zeros((K, m, q)) if params is None else params["coef"].copy()
         var = np.ones((K, m)) if params is None else params["var"].copy()
         alpha = self.alpha if self.linear else 0.0
-        batch = solve_ridge_batch(grams, xys, alpha)
-        for k in range(K):
-            if collapsed[k]:
-                if params is not None:
-                    continue
-                # no previous parameters: start from the pooled fit
-                gram, xy, yy, nk = grams.sum(axis=0), xys.sum(axis=0), yys.sum(axis=0), nks.sum()
-                sol = solve_ridge(gram, xy, alpha)
-            else:
-                gram, xy, yy, nk = grams[k], xys[k], yys[k], nks[k]
-                sol = batch[k] if batch[k] is not None else solve_ridge(gram, xy, alpha)
-            coef[k] = sol.T
-            rss_pen = yy - np.sum(sol * xy, axis=0)
-            var[k] = self.head.floor(rss_pen / max(nk, 1e-300))
+        ridge = alpha * var  # (K, m): the coefficient step's ridge at the current variance
+        update = ~collapsed if params is not None else np.ones(K, dtype=bool)
+        # experts without previous parameters and without weight: the pooled fit
+        pool = collapsed & update
+        if pool.any():
+            grams, xys, yys, nks = grams.copy(), xys.copy(), yys.copy(), nks.copy()
+            grams[pool], xys[pool] = grams.sum(axis=0), xys.sum(axis=0)
+            yys[pool], nks[pool] = yys.sum(axis=0), nks.sum()
+        rss = np.zeros((K, m))
+        for j in range(m):
+            b = xys[:, :, j]
+            batch = solve_ridge_batch(grams, b[:, :, None], ridge[:, j])
+            for k in np.flatnonzero(update):
+                sol = (batch[k] if batch[k] is not None else
+                       solve_ridge(grams[k], b[k][:, None], ridge[k, j]))[:, 0]
+                coef[k, j] = sol
+                rss[k, j] = max(yys[k, j] - 2.0 * sol @ b[k] + sol @ grams[k] @ sol, 0.0)
+        var[update] = self.head.posterior_var(rss[update], nks[update][:, None])
         return {"coef": coef, "var": var}
 
     # -- gradient of the log-likelihood (for the gradient solvers) ----------
@@ -256,20 +273,18 @@ class GaussianExperts(ExpertFamily):
 
     def penalty_grad(self, params):
         """Gradient of :meth:`penalty` in the free parameters."""
-        coef, var = params["coef"], params["var"]
+        coef = params["coef"]
         grad_coef = np.zeros_like(coef)
-        grad_log_var = np.zeros_like(var)
         if self.linear and self.alpha > 0.0:
-            slopes = coef[:, :, 1:]
-            grad_coef[:, :, 1:] = self.alpha * slopes / var[:, :, None]
-            grad_log_var = -0.5 * self.alpha * np.sum(slopes**2, axis=2) / var
-        return {"coef": grad_coef, "log_var": grad_log_var}
+            grad_coef[:, :, 1:] = self.alpha * coef[:, :, 1:]
+        return {"coef": grad_coef, "log_var": self.head.penalty_grad(params)["log_var"].copy()}
 
     def penalty(self, params):
+        """``alpha/2 sum_kj ||A_kj[1:]||^2`` plus the variance prior's penalty."""
+        pen = self.head.penalty(params)
         if not self.linear or self.alpha == 0.0:
-            return 0.0
-        slopes = params["coef"][:, :, 1:]
-        return 0.5 * self.alpha * float(np.sum(np.sum(slopes**2, axis=2) / params["var"]))
+            return pen
+        return pen + 0.5 * self.alpha * float(np.sum(params["coef"][:, :, 1:] ** 2))
 
     # -- sparse routing: only the selected experts (see ``_slots``) ----------
 
@@ -281,3 +296,19 @@ class GaussianExperts(ExpertFamily):
         """Gradient of ``sum_ij soft_ij log p_sel[i,j](y_i | x_i)`` in the free parameters."""
         dout, head_grads = self.head.slot_grad(params, out, target, sel, soft)
         return {"coef": linear_slot_backward(params["coef"].shape, X1, sel, dout), **head_grads}
+
+
+def residual_variance(design, n_outputs, alpha):
+    """Residual variance ``(n_outputs,)`` of one linear expert fitted to all of ``design``.
+
+    The weighted ridge fit (``alpha`` on the slopes) by one pass of the
+    E-step's statistics (in memory or on Dask blocks), in standardised units:
+    the scale of the experts' variance prior (``_heads.GaussianHead``).
+    """
+    family = GaussianExperts(1, n_outputs, linear=True, alpha=alpha)
+    p = design.n_columns
+    params = {"gate": np.zeros((1, p)),
+              "experts": {"coef": np.zeros((1, n_outputs, p)), "var": np.ones((1, n_outputs))}}
+    stats = family.new_stats(p)
+    design.passes(1).estep(family, params, stats)
+    return family.mstep(stats, None, np.zeros(1, dtype=bool))["var"][0]

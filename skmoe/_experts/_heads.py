@@ -29,6 +29,13 @@ _LOG_2PI = float(np.log(2.0 * np.pi))
 #: Expert variances are floored at this fraction of the weighted variance of
 #: each output (1 in standardised units).
 VAR_FLOOR = 1e-6
+#: The variance prior (issue 16): each expert variance gets the conjugate
+#: prior of ``VAR_PRIOR_ROWS * alpha`` pseudo-rows whose squared residual is
+#: ``VAR_PRIOR_SHARE`` times the residual variance of a one-expert ridge fit
+#: (per output). Chosen by ``benchmarks/bench_real_data.py`` (the README's
+#: "Measurements behind constants in the code").
+VAR_PRIOR_ROWS = 1.0
+VAR_PRIOR_SHARE = 0.01
 #: Upper bound of the gradient solvers' log-variances (standardised units):
 #: keeps a diverging optimiser from overflowing ``exp``.
 LOG_VAR_MAX = float(np.log(1e8))
@@ -44,6 +51,12 @@ class GaussianHead:
     var_floor : ndarray of shape (n_outputs,) or None
         Lower bound of the variances (standardised units); ``VAR_FLOOR``
         for every output when None.
+    prior : tuple ``(rows, var)`` or None
+        The variance prior: ``rows`` pseudo-rows (a float >= 0) with squared
+        residual ``var`` (ndarray of shape (n_outputs,), standardised units),
+        the penalty ``rows/2 * (log(s2 / var) + var / s2 - 1)`` per expert
+        and output (an inverse-gamma prior with mode ``var``, up to a
+        constant). None or ``rows == 0``: no prior.
     """
 
     name = "gaussian"
@@ -51,11 +64,16 @@ class GaussianHead:
     param_keys = ("var",)
     grad_keys = ("log_var",)
 
-    def __init__(self, n_outputs, var_floor=None):
+    def __init__(self, n_outputs, var_floor=None, prior=None):
         self.n_outputs = int(n_outputs)
         if var_floor is None:
             var_floor = np.full(self.n_outputs, VAR_FLOOR)
         self.var_floor = np.asarray(var_floor, dtype=float)
+        self.prior_rows, self.prior_var = 0.0, None
+        if prior is not None and prior[0] > 0 and prior[1] is not None:
+            self.prior_rows = float(prior[0])
+            self.prior_var = np.broadcast_to(np.asarray(prior[1], dtype=float),
+                                             (self.n_outputs,)).copy()
 
     @property
     def n_out(self):
@@ -106,6 +124,33 @@ class GaussianHead:
     def floor(self, var):
         """Variances floored at ``var_floor``."""
         return np.maximum(var, self.var_floor)
+
+    # -- the variance prior ---------------------------------------------------
+
+    def posterior_var(self, rss, nk):
+        """The exact variance M-step: ``(rss + rows var0) / (nk + rows)``, floored.
+
+        ``rss`` ``(..., m)`` is the weighted residual sum of squares (plus the
+        coefficient penalty's ``alpha ||a||^2`` where there is one), ``nk``
+        the expert's weight (a scalar, or shaped to broadcast against ``rss``).
+        """
+        if self.prior_var is None:
+            return self.floor(rss / np.maximum(nk, 1e-300))
+        rows = self.prior_rows
+        return self.floor((rss + rows * self.prior_var) / np.maximum(nk + rows, 1e-300))
+
+    def penalty(self, params):
+        """The variance prior's penalty (0 without a prior)."""
+        if self.prior_var is None:
+            return 0.0
+        ratio = self.prior_var / params["var"]
+        return 0.5 * self.prior_rows * float(np.sum(ratio - np.log(ratio) - 1.0))
+
+    def penalty_grad(self, params):
+        """Gradient of :meth:`penalty` in ``log_var``."""
+        if self.prior_var is None:
+            return self.zero_grads(params)
+        return {"log_var": 0.5 * self.prior_rows * (1.0 - self.prior_var / params["var"])}
 
     # -- gradients ------------------------------------------------------------
 
@@ -239,6 +284,13 @@ class CategoricalHead:
         return dout, {}
 
     def zero_grads(self, params):
+        return {}
+
+    def penalty(self, params):
+        """No prior of the head's own (it has no parameters)."""
+        return 0.0
+
+    def penalty_grad(self, params):
         return {}
 
     def slot_loglik(self, params, out, target, sel):

@@ -153,9 +153,11 @@ class MLPExperts(ExpertFamily):
         return grads
 
     def penalty(self, params):
+        """``alpha/2`` times the squared weights (not biases), plus the head's prior."""
+        pen = self.head.penalty(params)
         if self.alpha == 0.0:
-            return 0.0
-        return 0.5 * self.alpha * float(
+            return pen
+        return pen + 0.5 * self.alpha * float(
             np.sum(params["W1"][:, :, 1:] ** 2) + np.sum(params["W2"][:, :, 1:] ** 2)
         )
 
@@ -166,7 +168,7 @@ class MLPExperts(ExpertFamily):
             if self.alpha > 0.0:
                 g[:, :, 1:] = self.alpha * params[key][:, :, 1:]
             grads[key] = g
-        grads.update(self.head.zero_grads(params))
+        grads.update(self.head.penalty_grad(params))
         return grads
 
     # -- initialisation -----------------------------------------------------
@@ -204,7 +206,7 @@ class MLPExperts(ExpertFamily):
                 sol = solve_ridge(gram, rhs, max(self.alpha, ridge * nk))  # (h + 1, o)
                 W2[k] = sol.T
                 resid = design.target - F @ sol
-                params["var"][k] = self.head.floor(v @ (resid * resid) / nk)
+                params["var"][k] = self.head.posterior_var(v @ (resid * resid), nk)
             else:
                 counts = np.bincount(design.target, weights=v, minlength=o) + 1e-3 * nk / o
                 logp = np.log(counts / counts.sum())

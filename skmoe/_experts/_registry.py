@@ -31,6 +31,7 @@ import numpy as np
 from sklearn.base import is_classifier, is_regressor
 from sklearn.utils.validation import has_fit_parameter
 
+from . import _heads
 from ._categorical import CategoricalExperts
 from ._estimator import EstimatorExperts
 from ._gaussian import GaussianExperts
@@ -49,11 +50,26 @@ def task_of(target):
     return CLASSIFICATION if hasattr(target, "classes") else REGRESSION
 
 
-def head_of(target):
-    """The likelihood head of a target codec."""
+def variance_prior(target, alpha):
+    """The Gaussian head's variance prior ``(rows, var0)`` for ``alpha``, or None.
+
+    ``VAR_PRIOR_ROWS * alpha`` pseudo-rows with squared residual
+    ``VAR_PRIOR_SHARE`` times the codec's ``residual_var`` (the residual
+    variance of a one-expert ridge fit, learned with the scaling; None
+    before it is known).
+    """
+    residual_var = getattr(target, "residual_var", None)
+    if residual_var is None or alpha == 0:
+        return None
+    return (_heads.VAR_PRIOR_ROWS * float(alpha),
+            _heads.VAR_PRIOR_SHARE * np.asarray(residual_var))
+
+
+def head_of(target, alpha=0.0):
+    """The likelihood head of a target codec (with the variance prior of ``alpha``)."""
     if task_of(target) == CLASSIFICATION:
         return CategoricalHead(target.n_classes)
-    return GaussianHead(target.n_outputs)
+    return GaussianHead(target.n_outputs, prior=variance_prior(target, alpha))
 
 
 @dataclass(frozen=True)
@@ -132,21 +148,23 @@ class _EstimatorEntry(ExpertEntry):
 def _make_linear(expert, *, n_experts, target, alpha, **_):
     if task_of(target) == CLASSIFICATION:
         return CategoricalExperts(n_experts, target.n_classes, linear=True, alpha=alpha)
-    return GaussianExperts(n_experts, target.n_outputs, linear=True, alpha=alpha)
+    return GaussianExperts(n_experts, target.n_outputs, linear=True, alpha=alpha,
+                           prior=variance_prior(target, alpha))
 
 
 def _make_constant(expert, *, n_experts, target, alpha, **_):
     if task_of(target) == CLASSIFICATION:
         return CategoricalExperts(n_experts, target.n_classes, linear=False, alpha=alpha)
-    return GaussianExperts(n_experts, target.n_outputs, linear=False, alpha=alpha)
+    return GaussianExperts(n_experts, target.n_outputs, linear=False, alpha=alpha,
+                           prior=variance_prior(target, alpha))
 
 
 def _make_mlp(expert, *, n_experts, target, alpha, expert_hidden, **_):
-    return MLPExperts(n_experts, expert_hidden, head_of(target), alpha)
+    return MLPExperts(n_experts, expert_hidden, head_of(target, alpha), alpha)
 
 
-def _make_estimator(expert, *, n_experts, target, seed, n_jobs, oof_variance, **_):
-    return EstimatorExperts(expert, n_experts, head_of(target), seed=seed, n_jobs=n_jobs,
+def _make_estimator(expert, *, n_experts, target, alpha, seed, n_jobs, oof_variance, **_):
+    return EstimatorExperts(expert, n_experts, head_of(target, alpha), seed=seed, n_jobs=n_jobs,
                             oof_variance=oof_variance)
 
 

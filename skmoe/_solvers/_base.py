@@ -25,12 +25,14 @@ class SolverSettings:
     verbose: int = 0
     batch_size: int = 256
     learning_rate: float = 1e-2
+    alpha: float = 0.0
 
     @classmethod
     def of(cls, estimator):
         return cls(
             max_iter=int(estimator.max_iter), tol=float(estimator.tol),
-            gate_alpha=float(estimator.gate_alpha), verbose=int(estimator.verbose),
+            gate_alpha=float(estimator.gate_alpha), alpha=float(estimator.alpha),
+            verbose=int(estimator.verbose),
             batch_size=int(estimator.batch_size), learning_rate=float(estimator.learning_rate),
         )
 

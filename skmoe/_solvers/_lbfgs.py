@@ -87,10 +87,14 @@ def run_lbfgs(design, family, params, *, max_iter, tol, gate_alpha, verbose=0,
                  "maxcor": 20},
     )
     t_solver = time.perf_counter() - t_start
-    n_iter = len(curve) - 1
+    steps = len(curve) - 1
     # the last accepted iterate (scipy's result.x after a StopIteration from
     # the callback is that same point)
-    theta = final_theta[0] if n_iter > 0 else theta0
+    theta = final_theta[0] if steps > 0 else theta0
+    # a run whose start is already stationary (no accepted step: the start
+    # search converged it) still made one iteration's evaluations; n_iter_ >= 1
+    # as scikit-learn's estimators report it
+    n_iter = max(steps, 1)
     final = objective.unpack(theta, like)
     n_experts = final["gate"].shape[0]
     evaluated = evaluate(design, family, final, gate_alpha)
