@@ -137,7 +137,10 @@ class BaseMixtureOfExperts(InformationCriteriaMixin, BaseEstimator, metaclass=AB
         self._check_fit_params()
         if incremental:
             _validation.check_auto_incremental(self, continuing)
-        solver_cls = self._solver_class(incremental, is_dask_input(X, y, sample_weight))
+        distributed = is_dask_input(X, y, sample_weight)
+        if distributed:
+            _validation.check_auto_distributed(self, continuing)
+        solver_cls = self._solver_class(incremental, distributed)
         target = self._target() if continuing else self._new_target()
         data = training_data(
             self, X, y, sample_weight, target, reset_features=not (incremental and continuing),

@@ -12,13 +12,14 @@ SHARED_PARAMS_DOC = """
         expert split in two and run to convergence; the path stops after two
         models that do not lower the best BIC (or at 10 experts, or at
         ``2(d + 1)`` rows per expert), and the ``K`` of the lowest BIC is
-        then fitted as an int would be. Dense models only (with ``top_k``
-        give an int). mlp and estimator experts choose ``K`` with linear
-        (logistic) stand-ins. Fitted ``n_experts_`` is the ``K`` used and
-        ``n_experts_path_`` the path. ``partial_fit`` cannot start an
-        ``"auto"`` model (fit it first). The default since issue 16: on the
-        real tables of ``benchmarks/bench_real_data.py`` it never loses to
-        the linear model, where ``n_experts=4`` did.
+        then fitted as an int would be. Dense models in memory only (with
+        ``top_k``, or for Dask input, give an int). mlp and estimator
+        experts choose ``K`` with linear (logistic) stand-ins. Fitted
+        ``n_experts_`` is the ``K`` used and ``n_experts_path_`` the path.
+        ``partial_fit`` cannot start an ``"auto"`` model (fit it first). The
+        default since issue 16: on the regression tables of
+        ``benchmarks/bench_real_data.py`` it never loses to the linear
+        model, where ``n_experts=4`` did.
 
     top_k : int or None, default=None
         ``None`` for the dense mixture. An int ``1 <= top_k < n_experts``

@@ -51,9 +51,7 @@ def training_data(estimator, X, y, sample_weight, target, *, reset_features, res
     if not positive.all():
         X, T, w = X[positive], T[positive], w[positive]
     if check_n_samples:
-        # n_experts="auto" starts from one expert
-        n_experts = 1 if estimator.n_experts == "auto" else estimator.n_experts
-        _validation.check_n_samples(X.shape[0], n_experts,
+        _validation.check_n_samples(X.shape[0], estimator.n_experts,
                                     weighted=not positive.all())
     # partial_fit's epoch visits the rows as given (its shuffle follows their order)
     return MemoryTrainingData(np.ascontiguousarray(X), np.ascontiguousarray(T), w,

@@ -65,6 +65,15 @@ def check_total_weight(total):
         )
 
 
+def check_auto_distributed(estimator, continuing):
+    """``n_experts="auto"`` runs in memory only (for now)."""
+    if estimator.n_experts == "auto" and not continuing:
+        raise ValueError(
+            "n_experts='auto' is not supported for Dask input yet: give n_experts as an int "
+            "(for example the n_experts_ of an 'auto' fit on an in-memory sample of the rows)."
+        )
+
+
 def check_auto_incremental(estimator, continuing):
     """``partial_fit`` cannot start a model with ``n_experts="auto"``."""
     if estimator.n_experts == "auto" and not continuing:
@@ -75,6 +84,8 @@ def check_auto_incremental(estimator, continuing):
 
 
 def check_n_samples(n_samples, n_experts, weighted=False):
+    if n_experts == "auto":
+        n_experts = 1  # the path starts from one expert
     if n_samples < n_experts:
         extra = " with positive sample_weight" if weighted else ""
         raise ValueError(

@@ -226,3 +226,42 @@ def test_alpha_matches_logistic_regression_for_binary_and_multiclass():
         else:
             lr_coef = lr.coef_
         assert_allclose(coef, lr_coef, rtol=1e-3, atol=1e-4)
+
+
+def test_stretched_bohning_steps_are_monotone_and_faster():
+    """Without a Newton candidate the step tries the Böhning step stretched: never lower."""
+    from skmoe._softmax import SoftmaxStep, rows_objective, softmax_objective
+
+    rng = np.random.RandomState(0)
+    n, p, C = 300, 6, 4
+    X = np.hstack([np.ones((n, 1)), rng.normal(size=(n, p - 1))])
+    y = np.argmax(X @ rng.normal(scale=3, size=(p, C)) + rng.gumbel(size=(n, C)), axis=1)
+    T, v = np.eye(C)[y], np.ones(n)
+    step = SoftmaxStep(X.T @ X, 1.0, float(n))
+    evaluate = rows_objective(X, v, T, 1.0)
+    coef, plain = np.zeros((C, p)), np.zeros((C, p))
+    q_prev = evaluate([coef], False)[0][0]
+    for _ in range(20):
+        _, grads = softmax_objective(X, v, T, [coef, plain], 1.0)
+        coef = step.step(evaluate, coef, grads[0])
+        plain = step.bohning(plain, grads[1])
+        q = evaluate([coef, plain], False)[0]
+        assert q[0] >= q_prev - 1e-12
+        q_prev = q[0]
+    assert q[0] > q[1]
+
+
+def test_wide_logistic_expert_matches_logistic_regression():
+    # 10 classes x 65 columns: no Newton candidate, the stretched steps converge
+    from sklearn.datasets import load_digits
+    from sklearn.metrics import log_loss
+
+    X, y = load_digits(return_X_y=True)
+    X = StandardScaler().fit_transform(X)
+    tr, te = np.arange(0, 1797, 2), np.arange(1, 1797, 2)
+    lr = LogisticRegression(max_iter=5000).fit(X[tr], y[tr])
+    moe = MixtureOfExpertsClassifier(n_experts=1, random_state=0).fit(X[tr], y[tr])
+    assert moe.n_iter_ < 150  # 425 without the stretched steps
+    gap = log_loss(y[te], moe.predict_proba(X[te])) - log_loss(y[te], lr.predict_proba(X[te]))
+    # measured 0.0048 (stretches up to 81: 0.0066; none: 0.0130 in 425 iterations)
+    assert gap <= 0.0055

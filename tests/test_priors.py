@@ -229,3 +229,11 @@ def test_auto_errors():
     model = MixtureOfExpertsRegressor(n_experts="auto", random_state=0).fit(X, y)
     model.partial_fit(X, y)
     assert model.gate_coef_.shape[0] == model.n_experts_
+
+
+def test_auto_with_dask_input_asks_for_an_int():
+    da = pytest.importorskip("dask.array")
+    X, y = _data(200)
+    with pytest.raises(ValueError, match="not supported for Dask input"):
+        MixtureOfExpertsRegressor(random_state=0).fit(da.from_array(X, chunks=100),
+                                                      da.from_array(y, chunks=100))

@@ -10,7 +10,9 @@ alpha / 2 ||B_k[:, 1:]||^2``, a weighted multinomial logistic regression. One
 EM iteration takes one monotone :class:`skmoe._softmax.SoftmaxStep` per
 expert: the better of a Böhning bound step, computed from the pass's
 sufficient statistics alone (``S_k = X^T diag(w r_k) X`` and the gradient),
-and a Newton step with a Hessian on thinned rows. Neither can lower the
+and a Newton step with a Hessian on thinned rows (for more than
+``_softmax.MAX_NEWTON_DIM`` coefficients: the Böhning step stretched along
+its direction instead, ``_softmax.BOHNING_STRETCH``). None can lower the
 expert's objective, so EM stays monotone; on separable data (or ``alpha=0``)
 the coefficients grow a little per iteration but stay finite.
 """
