@@ -237,3 +237,17 @@ def test_auto_with_dask_input_asks_for_an_int():
     with pytest.raises(ValueError, match="not supported for Dask input"):
         MixtureOfExpertsRegressor(random_state=0).fit(da.from_array(X, chunks=100),
                                                       da.from_array(y, chunks=100))
+
+
+def test_auto_on_large_data_uses_the_subsample_bic():
+    # above 20,000 rows the path runs on the canonical subsample, with its own BIC
+    X, y, _ = gated_linear(30_000, n_regimes=3, n_features=2, noise=0.1, seed=3)
+    model = MixtureOfExpertsRegressor(random_state=0).fit(X, y)
+    assert model.n_experts_ == 3
+    path = model.n_experts_path_
+    k = int(np.flatnonzero(path["n_experts"] == 3)[0])
+    n_sub = 20_000  # about: the canonical subsample
+    ll_total_if_scaled = 30_000 * path["log_likelihood"][k]
+    # the BIC is on about 20,000 rows, not scaled to the 30,000
+    assert abs(path["bic"][k] + 2 * ll_total_if_scaled) > 0.2 * abs(path["bic"][k])
+    assert abs(-2 * n_sub * path["log_likelihood"][k] - path["bic"][k]) < 0.1 * abs(path["bic"][k])
