@@ -28,6 +28,7 @@ stand-ins, as their start search does.
 
 import numpy as np
 
+from ._criteria import free_params
 from ._experts import expert_entry
 from ._gate import GateMStep
 from ._init import params_from_resp
@@ -120,7 +121,7 @@ def choose_n_experts(make_plan, data, seed):
 
     def score(K, family, result):
         """BIC in the user's units."""
-        n_params = (K - 1) * (d + 1) + family.n_free_params(d)
+        n_params = free_params(K, d, family)
         ll = result.log_likelihood + shift
         return -2.0 * weight * ll + n_params * np.log(weight)
 

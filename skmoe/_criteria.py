@@ -3,6 +3,11 @@
 import numpy as np
 
 
+def free_params(n_experts, n_features, family):
+    """Identifiable free parameters: the gate's ``(K - 1)(d + 1)`` plus the experts'."""
+    return (n_experts - 1) * (n_features + 1) + family.n_free_params(n_features)
+
+
 class InformationCriteriaMixin:
     """``bic`` and ``aic`` for :class:`skmoe._base.BaseMixtureOfExperts`.
 
@@ -12,7 +17,7 @@ class InformationCriteriaMixin:
 
     def _n_free_params(self):
         d = self.n_features_in_
-        return (self._n_experts - 1) * (d + 1) + self._family().n_free_params(d)
+        return free_params(self._n_experts, d, self._family())
 
     def bic(self, X, y):
         """Bayesian information criterion on ``(X, y)`` (lower is better).
