@@ -87,6 +87,7 @@ class BaseMixtureOfExperts(InformationCriteriaMixin, BaseEstimator, metaclass=AB
             structure.expert, n_experts=structure.n_experts, target=target, alpha=self.alpha,
             expert_hidden=structure.expert_hidden, seed=seed, n_jobs=self.n_jobs,
             oof_variance=getattr(self, "_oof_variance", True),
+            distribution="gaussian" if proxy else structure.expert_distribution,
         )
 
     #: Fitted attributes that only some experts have (the registry's); a refit

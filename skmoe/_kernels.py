@@ -12,7 +12,8 @@ Contents, by section:
 
 * mixing (the E-step): ``_mix_row``, ``mix_rows``; Gaussian
   ``_gaussian_loglik_row``, ``estep_gaussian_rows(_parallel)``; categorical
-  ``_categorical_loglik_row``, ``estep_categorical_rows(_parallel)``;
+  ``_categorical_loglik_row``, ``estep_categorical_rows(_parallel)``; Student-t
+  ``_student_loglik_row``, ``estep_student_rows(_parallel)``;
 * sufficient statistics of Gaussian experts: ``gaussian_stats_length``,
   ``gaussian_stats_rows(_parallel)`` (fixed blocks of ``STATS_BLOCK`` rows);
 * softmax: ``softmax_rows``, ``log_softmax_rows``,
@@ -20,6 +21,9 @@ Contents, by section:
 * the predictive mixture: ``_mixture_moments_row``,
   ``gaussian_mixture_moments_rows`` (dense), ``sparse_gaussian_moments_rows``;
 * row hashing for canonical subsamples: ``hash_rows``;
+* the predictive distribution: ``mixture_quantile_rows(_parallel)``,
+  ``mixture_cdf_rows``, ``gaussian_mixture_crps_rows`` and their special
+  functions (``_ndtri_lower``, ``_betacf``, ``_t_lower``, ``_t_log_pdf``);
 * mlp experts: ``mlp_output_rows(_parallel)``, ``mlp_backward_rows(_parallel)``;
 * Adam: ``adam_update``;
 * sparse routing: ``_topk_row``, ``topk_rows``, ``gather_rows``,
@@ -439,6 +443,49 @@ def gate_objective_rows_parallel(logits, resp, weight, q_out, resid_out):
         _gate_objective_row(logits, resp, weight, q_out, resid_out, i)
 
 
+@_jit()
+def _student_loglik_row(means, y, inv_var, df, log_const, out, i):
+    """``out[i, k] = sum_j log t_df[k, j](y_ij; means[i, k, j], 1 / inv_var[k, j])``.
+
+    ``log_const[k, j] = lgamma((nu+1)/2) - lgamma(nu/2) - log(nu pi s2)/2``;
+    the outputs are independent univariate t's (one latent scale each).
+    """
+    n_experts = inv_var.shape[0]
+    n_outputs = inv_var.shape[1]
+    for k in range(n_experts):
+        acc = 0.0
+        base = k * n_outputs
+        for j in range(n_outputs):
+            d = y[i, j] - means[i, base + j]
+            nu = df[k, j]
+            acc += log_const[k, j] - 0.5 * (nu + 1.0) * math.log1p(d * d * inv_var[k, j] / nu)
+        out[i, k] = acc
+
+
+@_jit()
+def estep_student_rows(
+    gate_logits, means, y, inv_var, df, log_const, weight, resp, log_norm, gate_resid, gate_q
+):
+    """Fused E-step for Student-t experts (serial driver); as :func:`estep_gaussian_rows`.
+
+    ``df`` ``(n_experts, n_outputs)`` degrees of freedom, ``log_const``
+    ``(n_experts, n_outputs)`` (see ``_student_loglik_row``).
+    """
+    for i in range(gate_logits.shape[0]):
+        _student_loglik_row(means, y, inv_var, df, log_const, resp, i)
+        _mix_row(gate_logits, weight, resp, log_norm, gate_resid, gate_q, i)
+
+
+@_jit(parallel=True)
+def estep_student_rows_parallel(
+    gate_logits, means, y, inv_var, df, log_const, weight, resp, log_norm, gate_resid, gate_q
+):
+    """Threaded twin of :func:`estep_student_rows` (bit-identical)."""
+    for i in numba.prange(gate_logits.shape[0]):
+        _student_loglik_row(means, y, inv_var, df, log_const, resp, i)
+        _mix_row(gate_logits, weight, resp, log_norm, gate_resid, gate_q, i)
+
+
 # --------------------------------------------------------------------------
 # Predictive mixture for Gaussian experts
 # --------------------------------------------------------------------------
@@ -460,6 +507,8 @@ def _mixture_moments_row(gate, out, sel, dense, var, mean_out, var_out, i):
         mean_out[i, o] = mu
         v = 0.0
         for j in range(s):
+            if gate[i, j] == 0.0:
+                continue  # an infinite variance (t, nu <= 2) counts only where it is used
             d = out[i, j, o] - mu
             e = j if dense else sel[i, j]
             v += gate[i, j] * (var[e, o] + d * d)

@@ -5,6 +5,7 @@ from numbers import Integral
 import numpy as np
 from sklearn.base import RegressorMixin, _fit_context
 from sklearn.utils import check_random_state, check_scalar
+from sklearn.utils._param_validation import StrOptions
 from sklearn.utils.metaestimators import available_if
 from sklearn.utils.validation import check_is_fitted, validate_data
 
@@ -17,6 +18,7 @@ from ._docs import (
     SHARED_ATTRIBUTES_DOC,
     SHARED_PARAMS_DOC,
 )
+from ._experts import DISTRIBUTIONS, check_distribution
 from ._gate import gate_proba
 from ._predictive import PredictiveMixture, check_coverage, check_levels
 from ._sparse import route
@@ -150,6 +152,7 @@ class MixtureOfExpertsRegressor(RegressorMixin, BaseMixtureOfExperts):
         n_experts="auto",
         *,
         expert="linear",
+        expert_distribution="gaussian",
         top_k=None,
         solver="auto",
         noisy_gating=True,
@@ -170,6 +173,7 @@ class MixtureOfExpertsRegressor(RegressorMixin, BaseMixtureOfExperts):
     ):
         self.n_experts = n_experts
         self.expert = expert
+        self.expert_distribution = expert_distribution
         self.top_k = top_k
         self.solver = solver
         self.noisy_gating = noisy_gating
@@ -189,9 +193,30 @@ class MixtureOfExpertsRegressor(RegressorMixin, BaseMixtureOfExperts):
         self.n_jobs = n_jobs
 
     _task = "regression"
+    _parameter_constraints: dict = {
+        **BaseMixtureOfExperts._parameter_constraints,
+        "expert_distribution": [StrOptions(set(DISTRIBUTIONS))],
+    }
 
     def _new_target(self):
         return GaussianTarget()
+
+    def _check_fit_params(self):
+        super()._check_fit_params()
+        check_distribution(self.expert_distribution, self.expert)
+
+    def _expert_variance(self):
+        """Each expert's predictive variance ``(K, m)``, standardised: ``s2`` or ``s2 nu/(nu-2)``.
+
+        Infinite for a t expert with ``nu <= 2``.
+        """
+        experts = self._params["experts"]
+        var = experts["var"]
+        if "df" not in experts:
+            return np.ascontiguousarray(var)
+        df = experts["df"]
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return np.ascontiguousarray(np.where(df > 2.0, var * df / (df - 2.0), np.inf))
 
     @available_if(BaseMixtureOfExperts._partial_fit_available)
     @_fit_context(prefer_skip_nested_validation=True)
@@ -243,7 +268,7 @@ class MixtureOfExpertsRegressor(RegressorMixin, BaseMixtureOfExperts):
         with numba_threads(self.n_jobs):
             if self._sparse:
                 # only the top_k routed experts of each row are evaluated
-                var_std = np.ascontiguousarray(self._params["experts"]["var"])
+                var_std = self._expert_variance()
                 top_k = self._structure["top_k"]
                 width = top_k * (family.width + m) + K
                 for sl, X1c in self._X1_chunks(X, width):
@@ -253,7 +278,7 @@ class MixtureOfExpertsRegressor(RegressorMixin, BaseMixtureOfExperts):
                 mean = mean * sy + my
                 var = var * sy**2
             else:
-                expert_var = np.ascontiguousarray(self._params["experts"]["var"] * sy**2)
+                expert_var = np.ascontiguousarray(self._expert_variance() * sy**2)
                 for sl, X1c in self._X1_chunks(X, K * m):
                     g = gate_proba(X1c, self._params["gate"])
                     means = np.ascontiguousarray(self._expert_means(X1c, family, target))
@@ -401,7 +426,11 @@ class MixtureOfExpertsRegressor(RegressorMixin, BaseMixtureOfExperts):
         which = np.minimum(which, K - 1)
         rows = np.arange(X.shape[0])[:, None]
         mu = means[rows, which]  # (n, n_samples, m)
-        noise = rng.standard_normal(size=mu.shape) * std[which]
+        df = self._params["experts"].get("df")
+        if df is None:
+            noise = rng.standard_normal(size=mu.shape) * std[which]
+        else:
+            noise = rng.standard_t(df[which]) * std[which]
         draws = np.transpose(mu + noise, (0, 2, 1))  # (n, m, n_samples)
         return draws[:, 0, :] if target.squeeze else draws
 

@@ -2,7 +2,8 @@
 
 ``fit`` stores the hyper-parameters that fix the shape and meaning of the
 fitted parameters (``n_experts``, the expert, ``top_k``, ``expert_hidden``)
-as a plain dict, ``estimator._structure``; prediction, warm starts,
+as a plain dict, ``estimator._structure``, with the regressor's
+``expert_distribution``; prediction, warm starts,
 ``partial_fit``, parameter counting and export read them from there, never
 from the constructor parameters, which ``set_params`` may have changed since.
 """
@@ -10,7 +11,7 @@ from the constructor parameters, which ``set_params`` may have changed since.
 from dataclasses import asdict, dataclass
 
 #: The structure's fields, in the order a change is reported.
-FIELDS = ("n_experts", "expert_name", "top_k", "expert_hidden")
+FIELDS = ("n_experts", "expert_name", "top_k", "expert_hidden", "expert_distribution")
 
 
 def expert_name(expert):
@@ -27,6 +28,7 @@ class Structure:
     expert_name: str  # the registry name: the string, or "estimator"
     top_k: object  # int or None
     expert_hidden: object  # int for "mlp" experts, else None
+    expert_distribution: str = "gaussian"  # the regressor's expert likelihood
 
     @classmethod
     def of(cls, estimator, n_experts=None):
@@ -35,7 +37,8 @@ class Structure:
         name = expert_name(expert)
         hidden = estimator.expert_hidden if name == "mlp" else None
         K = estimator.n_experts if n_experts is None else int(n_experts)
-        return cls(K, expert, name, estimator.top_k, hidden)
+        distribution = getattr(estimator, "expert_distribution", "gaussian")
+        return cls(K, expert, name, estimator.top_k, hidden, distribution)
 
     def state(self):
         """Plain values (what an estimator stores)."""

@@ -41,6 +41,11 @@ CONFIGURATIONS = [
     MixtureOfExpertsClassifier(n_experts=2, alpha=0.0, gate_alpha=0.0, init="random", n_init=2),
     MixtureOfExpertsRegressor(n_experts="auto"),
     MixtureOfExpertsClassifier(n_experts="auto"),
+    MixtureOfExpertsRegressor(n_experts=2, expert_distribution="student_t"),
+    MixtureOfExpertsRegressor(n_experts=2, expert="constant", expert_distribution="student_t",
+                              solver="lbfgs"),
+    MixtureOfExpertsRegressor(n_experts=3, top_k=2, expert_distribution="student_t",
+                              max_iter=30, batch_size=32),
 ]
 
 

@@ -61,6 +61,7 @@ def test_registry_entries_and_names():
     assert expert_entry("mlp") is EXPERTS["mlp"]
     assert expert_entry(Ridge()) is EXPERTS["estimator"]
     assert set(expert_attributes()) == {"expert_coef_", "expert_intercept_", "expert_var_",
+                                        "expert_df_",
                                         "experts_"}
     assert expert_entry("linear").start_for("em") == "search"
     assert expert_entry("mlp").start_for("lbfgs") == "proxy"

@@ -11,8 +11,10 @@ from ._gaussian import GaussianExperts
 from ._heads import VAR_FLOOR, CategoricalHead, GaussianHead
 from ._mlp import MLPExperts
 from ._registry import (
+    DISTRIBUTIONS,
     EXPERTS,
     ExpertEntry,
+    check_distribution,
     expert_attributes,
     expert_entry,
     expert_names,
@@ -21,6 +23,7 @@ from ._registry import (
 )
 
 __all__ = [
+    "DISTRIBUTIONS",
     "EXPERTS",
     "VAR_FLOOR",
     "CategoricalExperts",
@@ -31,6 +34,7 @@ __all__ = [
     "GaussianExperts",
     "GaussianHead",
     "MLPExperts",
+    "check_distribution",
     "expert_attributes",
     "expert_entry",
     "expert_names",

@@ -68,6 +68,19 @@ def accumulate_moments(X, q, soft_weight, y, flat, nk):
         nk[k] += v.sum()
 
 
+def unpack_moments(flat, q, m):
+    """``gram`` (K, q, q), ``xy`` (K, q, m), ``yy`` (K, m) from ``gaussian_stats_rows``' layout."""
+    K = flat.shape[0]
+    n_tri = q * (q + 1) // 2
+    rows, cols = np.triu_indices(q)
+    gram = np.zeros((K, q, q))
+    gram[:, rows, cols] = flat[:, :n_tri]
+    gram[:, cols, rows] = flat[:, :n_tri]
+    xy = flat[:, n_tri : n_tri + q * m].reshape(K, q, m)
+    yy = flat[:, n_tri + q * m :]
+    return gram, xy, yy
+
+
 def solve_ridge(gram, rhs, alpha, penalise_from=1):
     """Solve ``(gram + alpha P) x = rhs``; minimum-norm solution if singular.
 
@@ -188,16 +201,7 @@ class GaussianExperts(ExpertFamily):
 
     def unpack_stats(self, stats):
         """``gram`` (K, q, q), ``xy`` (K, q, m), ``yy`` (K, m) from the flat vector."""
-        q, m, K = stats["q"], self.n_outputs, self.n_experts
-        flat = stats["flat"]
-        n_tri = q * (q + 1) // 2
-        rows, cols = np.triu_indices(q)
-        gram = np.zeros((K, q, q))
-        gram[:, rows, cols] = flat[:, :n_tri]
-        gram[:, cols, rows] = flat[:, :n_tri]
-        xy = flat[:, n_tri : n_tri + q * m].reshape(K, q, m)
-        yy = flat[:, n_tri + q * m :]
-        return gram, xy, yy
+        return unpack_moments(stats["flat"], stats["q"], self.n_outputs)
 
     def mstep(self, stats, params, collapsed, context=None):
         """Exact conditional M-steps from sufficient statistics (module docstring).

@@ -21,6 +21,7 @@ conversion of its parameters to the user's units. The Numba kernels are in
 """
 
 import numpy as np
+from scipy.special import digamma, gammaln
 
 from .. import _kernels
 from .._threads import threaded
@@ -311,3 +312,126 @@ class CategoricalHead:
     def export(self, params, target):
         return {}
 
+
+
+#: Range of the Student-t experts' degrees of freedom: below 1 a t has no
+#: mean (and the mixture's mean prediction would be undefined), above 200 it
+#: is a normal to within the resolution of any data set we fit.
+DF_MIN = 1.5
+DF_MAX = 200.0
+#: Degrees of freedom every t expert starts from (close to a normal: the
+#: data decide whether the tails are heavy).
+DF_START = 10.0
+
+
+def student_log_const(var, df):
+    """``lgamma((nu+1)/2) - lgamma(nu/2) - log(nu pi s2)/2`` per expert and output."""
+    return (gammaln(0.5 * (df + 1.0)) - gammaln(0.5 * df)
+            - 0.5 * np.log(df * np.pi * var))
+
+
+class StudentTHead(GaussianHead):
+    """``prod_j t_nu_kj(y_j; out_kj(x), s2_kj)``: Student-t experts, one latent scale per output.
+
+    Parameters as :class:`GaussianHead` (``var`` is the squared scale
+    ``s2``; its prior and floor are the Gaussian head's), plus the degrees of
+    freedom ``df`` ``(K, m)`` in ``[DF_MIN, DF_MAX]`` (free as ``log_df``),
+    without a prior.
+    """
+
+    name = "student_t"
+    param_keys = ("var", "df")
+    grad_keys = ("log_var", "log_df")
+
+    def n_free_params(self):
+        """Free parameters of the head per expert (scales and degrees of freedom)."""
+        return 2 * self.n_outputs
+
+    def log_const(self, params):
+        return student_log_const(params["var"], params["df"])
+
+    def estep(self, params, out, target, logits, weight, resp, log_norm, gate_resid, gate_q):
+        """Fused E-step of a chunk from the experts' locations ``out`` ``(n, K * m)``."""
+        var = params["var"]
+        parallel = threaded(out.shape[0] * var.shape[0])
+        kernel = _kernels.estep_student_rows_parallel if parallel else _kernels.estep_student_rows
+        kernel(logits, out, target, 1.0 / var, np.ascontiguousarray(params["df"]),
+               self.log_const(params), weight, resp, log_norm, gate_resid, gate_q)
+
+    def start_params(self, n_experts):
+        return {"var": np.ones((n_experts, self.n_outputs)),
+                "df": np.full((n_experts, self.n_outputs), DF_START)}
+
+    def to_free(self, params):
+        return {"log_var": np.log(params["var"]), "log_df": np.log(params["df"])}
+
+    def from_free(self, free):
+        out = super().from_free(free)
+        out["df"] = np.clip(np.exp(free["log_df"]), DF_MIN, DF_MAX)
+        return out
+
+    def free_lower_bounds(self, n_experts):
+        return {**super().free_lower_bounds(n_experts),
+                "log_df": np.full((n_experts, self.n_outputs), np.log(DF_MIN))}
+
+    def free_upper_bounds(self, n_experts):
+        return {**super().free_upper_bounds(n_experts),
+                "log_df": np.full((n_experts, self.n_outputs), np.log(DF_MAX))}
+
+    def penalty_grad(self, params):
+        return {**super().penalty_grad(params), "log_df": np.zeros_like(params["df"])}
+
+    def zero_grads(self, params):
+        return {"log_var": np.zeros_like(params["var"]), "log_df": np.zeros_like(params["df"])}
+
+    def derivatives(self, diff, var, df):
+        """Of ``log t`` at residuals ``diff``: ``d/d mu``, ``d/d log s2``, ``d/d log nu``.
+
+        ``diff`` ``(..., m)`` broadcasts against ``var``/``df``. With
+        ``delta = diff^2 / s2`` and ``u = (nu + 1) / (nu + delta)`` (the latent
+        scale's posterior mean): ``u diff / s2``, ``(u delta - 1) / 2`` and
+        ``nu/2 [psi((nu+1)/2) - psi(nu/2) - 1/nu - log1p(delta/nu) + u delta / nu]``.
+        """
+        delta = diff * diff / var
+        u = (df + 1.0) / (df + delta)
+        d_mu = u * diff / var
+        d_log_var = 0.5 * (u * delta - 1.0)
+        d_log_df = 0.5 * df * (digamma(0.5 * (df + 1.0)) - digamma(0.5 * df) - 1.0 / df
+                               - np.log1p(delta / df) + u * delta / df)
+        return d_mu, d_log_var, d_log_df
+
+    def slot_loglik(self, params, out, target, sel):
+        """``log p_sel[i,j](y_i)`` ``(n, s)`` from the slot locations ``(n, s, m)``."""
+        var, df = params["var"][sel], params["df"][sel]  # (n, s, m)
+        delta = (target[:, None, :] - out) ** 2 / var
+        lc = student_log_const(var, df)
+        return np.sum(lc - 0.5 * (df + 1.0) * np.log1p(delta / df), axis=2)
+
+    def slot_grad(self, params, out, target, sel, soft):
+        """``d/d out`` ``(n, s, m)`` and the head's gradients of ``sum v log t``."""
+        n_experts, m = params["var"].shape
+        d_mu, d_lv, d_ldf = self.derivatives(target[:, None, :] - out, params["var"][sel],
+                                             params["df"][sel])
+        w = soft[:, :, None]
+        flat_sel = sel.ravel()
+        grads = {"log_var": np.empty((n_experts, m)), "log_df": np.empty((n_experts, m))}
+        for key, d in (("log_var", d_lv), ("log_df", d_ldf)):
+            for o in range(m):
+                grads[key][:, o] = np.bincount(flat_sel, weights=(w * d)[:, :, o].ravel(),
+                                               minlength=n_experts)
+        return w * d_mu, grads
+
+    def output_grad(self, params, out, target, soft_weight):
+        """``d/d out`` ``(n, K, m)`` and the head's gradients of ``sum v log t`` (dense)."""
+        var, df = params["var"], params["df"]
+        n, (K, m) = out.shape[0], var.shape
+        d_mu, d_lv, d_ldf = self.derivatives(target[:, None, :] - out.reshape(n, K, m), var, df)
+        w = soft_weight[:, :, None]
+        return w * d_mu, {"log_var": (w * d_lv).sum(axis=0), "log_df": (w * d_ldf).sum(axis=0)}
+
+    def export(self, params, target):
+        """``expert_var_`` (squared scales, units of ``y``) and ``expert_df_``."""
+        out = super().export(params, target)
+        df = params["df"]
+        out["expert_df_"] = df[:, 0].copy() if target.squeeze else df.copy()
+        return out

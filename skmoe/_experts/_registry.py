@@ -35,8 +35,9 @@ from . import _heads
 from ._categorical import CategoricalExperts
 from ._estimator import EstimatorExperts
 from ._gaussian import GaussianExperts
-from ._heads import CategoricalHead, GaussianHead
+from ._heads import CategoricalHead, GaussianHead, StudentTHead
 from ._mlp import ADAM_INIT_RIDGE, INIT_RIDGE, MLPExperts
+from ._student import StudentTExperts
 
 REGRESSION = "regression"
 CLASSIFICATION = "classification"
@@ -122,11 +123,12 @@ class ExpertEntry:
             )
 
     def make(self, expert, *, n_experts, target, alpha, expert_hidden, seed, n_jobs,
-             oof_variance=True):
+             oof_variance=True, distribution="gaussian"):
         """The expert family (standardised units) for ``target``."""
+        check_distribution(distribution, expert)
         return self._make(expert, n_experts=n_experts, target=target, alpha=alpha,
                           expert_hidden=expert_hidden, seed=seed, n_jobs=n_jobs,
-                          oof_variance=oof_variance)
+                          oof_variance=oof_variance, distribution=distribution)
 
     def export(self, params, x_scaler, target):
         """Public fitted attributes ``{name: value}`` of the experts' ``params``."""
@@ -145,18 +147,24 @@ class _EstimatorEntry(ExpertEntry):
 # -- makers ---------------------------------------------------------------------
 
 
-def _make_linear(expert, *, n_experts, target, alpha, **_):
+def _describe(expert):
+    return f"expert={expert!r}" if isinstance(expert, str) else f"expert={type(expert).__name__}()"
+
+
+def _make_linear(expert, *, n_experts, target, alpha, distribution="gaussian", **_):
     if task_of(target) == CLASSIFICATION:
         return CategoricalExperts(n_experts, target.n_classes, linear=True, alpha=alpha)
-    return GaussianExperts(n_experts, target.n_outputs, linear=True, alpha=alpha,
-                           prior=variance_prior(target, alpha))
+    family = StudentTExperts if distribution == "student_t" else GaussianExperts
+    return family(n_experts, target.n_outputs, linear=True, alpha=alpha,
+                  prior=variance_prior(target, alpha))
 
 
-def _make_constant(expert, *, n_experts, target, alpha, **_):
+def _make_constant(expert, *, n_experts, target, alpha, distribution="gaussian", **_):
     if task_of(target) == CLASSIFICATION:
         return CategoricalExperts(n_experts, target.n_classes, linear=False, alpha=alpha)
-    return GaussianExperts(n_experts, target.n_outputs, linear=False, alpha=alpha,
-                           prior=variance_prior(target, alpha))
+    family = StudentTExperts if distribution == "student_t" else GaussianExperts
+    return family(n_experts, target.n_outputs, linear=False, alpha=alpha,
+                  prior=variance_prior(target, alpha))
 
 
 def _make_mlp(expert, *, n_experts, target, alpha, expert_hidden, **_):
@@ -174,7 +182,8 @@ def _make_estimator(expert, *, n_experts, target, alpha, seed, n_jobs, oof_varia
 def _head_export(params, target):
     if task_of(target) == CLASSIFICATION:
         return {}
-    return GaussianHead(target.n_outputs).export(params, target)
+    head = StudentTHead if "df" in params else GaussianHead
+    return head(target.n_outputs).export(params, target)
 
 
 def _export_coef(params, x_scaler, target, slopes_too):
@@ -262,8 +271,12 @@ def _check_estimator_expert(expert, classifier):
 
 _BOTH = (REGRESSION, CLASSIFICATION)
 _PROXY = {REGRESSION: "linear", CLASSIFICATION: "logistic"}
-_COEF = ("expert_coef_", "expert_intercept_", "expert_var_")
-_INTERCEPT = ("expert_intercept_", "expert_var_")
+_COEF = ("expert_coef_", "expert_intercept_", "expert_var_", "expert_df_")
+_INTERCEPT = ("expert_intercept_", "expert_var_", "expert_df_")
+#: the entries that take ``expert_distribution="student_t"``
+DISTRIBUTION_EXPERTS = ("linear", "constant")
+#: the regressor's ``expert_distribution`` values
+DISTRIBUTIONS = ("gaussian", "student_t")
 
 #: name -> entry. The order is that of the messages.
 EXPERTS = {
@@ -280,6 +293,16 @@ EXPERTS = {
                         keep_best=True),
     )
 }
+
+
+def check_distribution(distribution, expert):
+    """``ValueError`` unless the experts ``expert`` come with ``distribution``."""
+    if distribution != "gaussian" and expert_entry(expert).name not in DISTRIBUTION_EXPERTS:
+        raise ValueError(
+            f"expert_distribution={distribution!r} is supported for expert="
+            + " or ".join(repr(n) for n in DISTRIBUTION_EXPERTS)
+            + f", not for {_describe(expert)}."
+        )
 
 
 def expert_entry(expert):
