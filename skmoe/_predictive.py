@@ -6,7 +6,7 @@ model), per output a univariate mixture ``sum_j w_ij D((y - mu_ijo) / s_eo) / s_
 with ``D`` the standard normal or Student's t (``expert_df_``). This module
 gathers those pieces in standardised units, chunk by chunk, and hands them to
 the kernels of ``skmoe/_kernels.py`` (``mixture_quantile_rows``,
-``mixture_cdf_rows``, ``gaussian_mixture_crps_rows``); the estimator converts
+``mixture_cdf_rows``, ``gaussian_mixture_crps_rows``, ``mixture_crps_rows``); the estimator converts
 back to the user's units (quantiles and CRPS scale with ``y``'s standard
 deviation, the CDF is unit-free).
 """
@@ -22,6 +22,9 @@ from ._sparse import route
 from ._threads import numba_threads, threaded
 
 _NO_SEL = np.zeros((1, 1), dtype=np.int64)
+#: Relative accuracy of each piece of the CRPS quadrature (Student-t experts);
+#: the pieces are non-negative, so the sum is as accurate.
+CRPS_RTOL = 1e-10
 
 
 def check_levels(quantiles, name="quantiles"):
@@ -136,13 +139,19 @@ class PredictiveMixture:
         return out_cdf
 
     def crps(self, X, T):
-        """CRPS ``(n, n_outputs)`` in the user's units at the raw targets ``T``."""
-        if not self.gaussian:
-            raise NotImplementedError("CRPS of Student-t experts")  # pragma: no cover
+        """CRPS ``(n, n_outputs)`` in the user's units at the raw targets ``T``.
+
+        Gaussian experts: the closed form of Grimit et al. (2006); Student-t
+        experts: adaptive Gauss-Kronrod quadrature to ``CRPS_RTOL``.
+        """
         Z = np.ascontiguousarray(self.target.scaled(T))
         crps = np.empty(Z.shape)
         with numba_threads(self.estimator.n_jobs):
             for sl, g, out, sel, dense in self.chunks(X, self._width):
-                _kernels.gaussian_mixture_crps_rows(g, out, sel, dense, self.std,
-                                                    np.ascontiguousarray(Z[sl]), crps[sl])
+                z = np.ascontiguousarray(Z[sl])
+                if self.gaussian:
+                    _kernels.gaussian_mixture_crps_rows(g, out, sel, dense, self.std, z, crps[sl])
+                else:
+                    _kernels.mixture_crps_rows(g, out, sel, dense, self.std, self.df,
+                                               self.tconst, z, CRPS_RTOL, crps[sl])
         return crps * self.target.scaler.scale_

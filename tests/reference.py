@@ -236,3 +236,15 @@ def gaussian_mixture_crps_rows(gate, out, sel, dense, std, y):
     pair = A(out[:, :, None, :] - out[:, None, :, :], v[:, :, None, :] + v[:, None, :, :])
     second = np.einsum("ns,nt,nstm->nm", gate, gate, pair)
     return first - 0.5 * second
+
+
+def estep_student_rows(gate_logits, means, y, inv_var, df, weight):
+    """The t E-step: ``scipy.stats.t.logpdf`` summed over outputs, then the mixing step."""
+    from scipy.stats import t as student_t
+
+    n, K = gate_logits.shape
+    m = y.shape[1]
+    mu = means.reshape(n, K, m)
+    scale = np.sqrt(1.0 / inv_var)
+    loglik = student_t.logpdf(y[:, None, :], df[None], loc=mu, scale=scale[None]).sum(axis=2)
+    return _mix(gate_logits, loglik, weight)

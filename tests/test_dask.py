@@ -394,3 +394,18 @@ def test_warm_dask_fit_with_changed_structure_raises_and_keeps_the_model():
         model.set_params(n_experts=2, max_iter=1)
         model.fit(dX, dy)
         assert model.gate_proba(X[:5]).shape == (5, 2)
+
+
+def test_student_t_experts_match_in_memory():
+    """The t family's extra statistics (per-output moments, latent-scale sums) are additive."""
+    X, y, _, w = _data(seed=4)
+    X, y, w = X[:21_000], y[:21_000], w[:21_000]
+    dX, dy, dw = _blocks(X, y, w)
+    params = dict(n_experts=2, expert_distribution="student_t", random_state=0, max_iter=4)
+    with warnings.catch_warnings(), dask.config.set(scheduler="sync"):
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        mem = MixtureOfExpertsRegressor(**params).fit(X, y, sample_weight=w)
+        dist = MixtureOfExpertsRegressor(**params).fit(dX, dy, sample_weight=dw)
+    assert mem.n_iter_ >= 2
+    _assert_same_fit(dist, mem)
+    np.testing.assert_allclose(dist.expert_df_, mem.expert_df_, rtol=1e-8)

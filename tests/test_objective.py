@@ -11,6 +11,7 @@ from skmoe._experts import (
     GaussianHead,
     MLPExperts,
 )
+from skmoe._experts._student import StudentTExperts
 from skmoe._objective import MixtureObjective
 from skmoe._passes import Design
 
@@ -18,6 +19,9 @@ CASES = [
     ("gaussian", dict(linear=True, n_outputs=1)),
     ("gaussian", dict(linear=True, n_outputs=2)),
     ("gaussian", dict(linear=False, n_outputs=1)),
+    ("student", dict(linear=True, n_outputs=1)),
+    ("student", dict(linear=True, n_outputs=2)),
+    ("student", dict(linear=False, n_outputs=1)),
     ("categorical", dict(linear=True, n_classes=2)),
     ("categorical", dict(linear=True, n_classes=4)),
     ("categorical", dict(linear=False, n_classes=3)),
@@ -37,12 +41,15 @@ def _problem(kind, opts, alpha, weighted, seed=0):
     p = d + 1
     gate = rng.normal(size=(K, p))
     gate -= gate.mean(axis=0)
-    if kind == "gaussian":
+    if kind in ("gaussian", "student"):
         m = opts["n_outputs"]
         q = p if opts["linear"] else 1
-        family = GaussianExperts(K, m, opts["linear"], alpha, np.full(m, 1e-12))
+        make = GaussianExperts if kind == "gaussian" else StudentTExperts
+        family = make(K, m, opts["linear"], alpha, np.full(m, 1e-12))
         target = rng.normal(size=(n, m))
         experts = {"coef": rng.normal(size=(K, m, q)), "var": rng.uniform(0.3, 2.0, size=(K, m))}
+        if kind == "student":
+            experts["df"] = rng.uniform(2.0, 20.0, size=(K, m))
     elif kind == "mlp":
         o, h = opts["n_out"], 3
         gaussian = opts["output"] == "gaussian"

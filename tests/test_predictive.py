@@ -172,6 +172,35 @@ def test_crps_kernel_matches_reference_and_quadrature(dense):
             assert_allclose(got[i, o], val, rtol=1e-8)
 
 
+@pytest.mark.parametrize("dense", [True, False])
+def test_crps_quadrature_matches_closed_form_and_scipy(dense):
+    """The quadrature kernel: Gaussian mixtures to 1e-8 of the closed form, t mixtures of quad."""
+    args = _mixture(6, 3, 2, 4, dense=dense, s=2)
+    y = np.random.RandomState(5).normal(size=(6, 2)) * 3
+    closed, quadrature = np.empty(y.shape), np.empty(y.shape)
+    _kernels.gaussian_mixture_crps_rows(*args[:5], y, closed)
+    _kernels.mixture_crps_rows(*args, _tconst(args[5]), y, 1e-10, quadrature)
+    assert_allclose(quadrature, closed, rtol=1e-8)
+    df = np.array([[1.6, 3.0], [np.inf, 5.0], [40.0, 2.2]])
+    gate, out, sel, dense, std, df = _mixture(4, 3, 2, 7, df=df, dense=dense, s=2)
+    got = np.empty((4, 2))
+    _kernels.mixture_crps_rows(gate, out, sel, dense, std, df, _tconst(df), y[:4], 1e-10, got)
+    for i in range(4):
+        for o in range(2):
+            def F(z, i=i, o=o):
+                return reference.mixture_cdf_rows(gate[i:i + 1], out[i:i + 1],
+                                                  sel[i:i + 1] if not dense else sel, dense,
+                                                  std, df, np.full((1, 2), z))[0, o]
+            want = (quad(lambda z: F(z) ** 2, -np.inf, y[i, o], epsrel=1e-12, limit=500)[0]
+                    + quad(lambda z: (1 - F(z)) ** 2, y[i, o], np.inf, epsrel=1e-12,
+                           limit=500)[0])
+            assert_allclose(got[i, o], want, rtol=1e-8)
+    df[0] = 0.9
+    _kernels.mixture_crps_rows(gate, out, sel, dense, std, df, _tconst(df), y[:4], 1e-10, got)
+    uses_first = (np.arange(3)[None] == 0) if dense else (sel == 0)
+    assert_array_equal(np.isinf(got[:, 0]), (uses_first & (gate > 0)).any(axis=1))
+
+
 # -- the estimator's methods -----------------------------------------------------------
 
 

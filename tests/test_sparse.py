@@ -13,6 +13,7 @@ from skmoe._experts import (
     GaussianHead,
     MLPExperts,
 )
+from skmoe._experts._student import StudentTExperts
 from skmoe._sparse import SparseObjective
 
 from . import reference
@@ -148,6 +149,7 @@ def test_route_and_slot_kernels_match_numpy():
 FAMILIES = [
     ("gaussian", lambda K: GaussianExperts(K, 2, True, 0.3, np.full(2, 1e-12))),
     ("constant", lambda K: GaussianExperts(K, 1, False, 0.0, np.full(1, 1e-12))),
+    ("student", lambda K: StudentTExperts(K, 2, True, 0.3, np.full(2, 1e-12))),
     ("logistic", lambda K: CategoricalExperts(K, 3, True, 0.5)),
     ("mlp", lambda K: MLPExperts(K, 3, GaussianHead(1, np.full(1, 1e-12)), 0.2)),
     ("mlp-clf", lambda K: MLPExperts(K, 3, CategoricalHead(2), 0.2)),
@@ -175,6 +177,8 @@ def _sparse_problem(name, make, k, noisy, balance, seed=0):
         m = family.n_outputs
         q = p if family.linear else 1
         experts = {"coef": rng.normal(size=(K, m, q)), "var": rng.uniform(0.5, 2.0, size=(K, m))}
+        if isinstance(family, StudentTExperts):
+            experts["df"] = rng.uniform(2.0, 20.0, size=(K, m))
         target = rng.normal(size=(n, m))
     else:
         experts = {"coef": rng.normal(size=(K, 3, p))}
