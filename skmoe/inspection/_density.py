@@ -255,8 +255,9 @@ class PredictiveDensityDisplay:
         if y_grid is None:
             y_grid = _default_y_grid(model, rows, output, y_resolution)
         y_grid = _check_y_grid(y_grid)
-        intervals = np.stack([select_output(model.predict_interval(rows, coverage=c), output)
-                              for c in coverage]) if coverage.size else np.empty((0, len(grid), 2))
+        intervals = np.empty((len(coverage), len(grid), 2))
+        for i, c in enumerate(coverage):
+            intervals[i] = select_output(model.predict_interval(rows, coverage=c), output)
         x_data = y_data = None
         if y is not None:
             x_data, y_data = _data_points(column(X, index), y, output, max_points)
