@@ -8,6 +8,8 @@ from pathlib import Path
 ORDER = [
     "quickstart.py",
     "plot_heteroscedastic_1d.py",
+    "plot_predictive_density_mcycle.py",
+    "plot_calibration.py",
     "plot_regime_switching.py",
     "plot_classifier_regions.py",
     "plot_choose_k_bic.py",

@@ -378,7 +378,7 @@ class MixtureOfExpertsRegressor(RegressorMixin, BaseMixtureOfExperts):
 
         The probability integral transform of ``y`` under the fitted model:
         uniform on ``(0, 1)`` when the model is calibrated
-        (:class:`~skmoe.inspection.CalibrationDisplay`).
+        (:class:`~skmoe.inspection.PredictiveCalibrationDisplay`).
 
         Parameters
         ----------

@@ -223,12 +223,15 @@ def test_clear_error_without_matplotlib(monkeypatch, regressor, data):
     monkeypatch.delitem(sys.modules, "skmoe.inspection")
     inspection = importlib.import_module("skmoe.inspection")  # imports without matplotlib
 
-    X, _ = data
+    X, y = data
     calls = [
         lambda: inspection.GateDisplay.from_estimator(regressor, X),
         lambda: inspection.ExpertsDisplay.from_estimator(regressor, X),
         lambda: inspection.LogLikelihoodCurveDisplay.from_estimator(regressor),
         lambda: inspection.LogLikelihoodCurveDisplay(np.arange(3), np.zeros(3)).plot(),
+        lambda: inspection.PredictiveDensityDisplay.from_estimator(regressor, X),
+        lambda: inspection.PredictiveCalibrationDisplay.from_estimator(regressor, X, y),
+        lambda: inspection.PredictiveCalibrationDisplay.from_predictions([0.5]),
     ]
     for call in calls:
         with pytest.raises(ImportError, match=r'pip install "skmoe\[plot\]"'):

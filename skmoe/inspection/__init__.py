@@ -13,7 +13,12 @@ objects are stored as attributes ending in ``_`` (``ax_``, ``figure_``,
 * :class:`ExpertsDisplay`: each expert's prediction and the mixture's
   predictive mean and band along one feature (regressor);
 * :class:`LogLikelihoodCurveDisplay`: the training log-likelihood per
-  iteration or epoch (``log_likelihood_curve_``).
+  iteration or epoch (``log_likelihood_curve_``);
+* :class:`PredictiveDensityDisplay`: the predictive density ``p(y | x)``
+  along one feature as a heat map, with the mean and central intervals
+  (regressor);
+* :class:`PredictiveCalibrationDisplay`: the histogram of the PIT values
+  ``F(y | x)`` and the coverage of the central intervals on data (regressor).
 
 Expert ``k`` is drawn in matplotlib's colour ``"C{k}"`` in every display, so
 the same expert has the same colour in a gate plot and an experts plot.
@@ -22,14 +27,23 @@ Importing this module does not need matplotlib; drawing does (install it with
 ``pip install "skmoe[plot]"``).
 """
 
+from ._calibration import PredictiveCalibrationDisplay
 from ._curve import LogLikelihoodCurveDisplay
+from ._density import PredictiveDensityDisplay
 from ._experts import ExpertsDisplay
 from ._gate import GateDisplay
 
-__all__ = ["ExpertsDisplay", "GateDisplay", "LogLikelihoodCurveDisplay"]
+__all__ = [
+    "ExpertsDisplay",
+    "GateDisplay",
+    "LogLikelihoodCurveDisplay",
+    "PredictiveCalibrationDisplay",
+    "PredictiveDensityDisplay",
+]
 
 # The Displays are defined in private modules but documented, pickled and
 # doctested as ``skmoe.inspection.<Name>``, where they have always lived.
-for _display in (ExpertsDisplay, GateDisplay, LogLikelihoodCurveDisplay):
+for _display in (ExpertsDisplay, GateDisplay, LogLikelihoodCurveDisplay,
+                 PredictiveCalibrationDisplay, PredictiveDensityDisplay):
     _display.__module__ = __name__
 del _display

@@ -197,3 +197,37 @@ def model_rows(X, indices, columns, transform, *, at=None, feature_names=None):
     """
     rows = _grid_rows(_reference_row(X, at, feature_names), indices, columns)
     return rows if transform is None else transform(rows)
+
+
+# -- the regressor's predictive distribution ----------------------------------------
+
+
+def check_predictive(model, caller):
+    """Raise a TypeError unless ``model`` gives a predictive distribution (a regressor)."""
+    if not hasattr(model, "predict_cdf"):
+        raise TypeError(
+            f"{caller} draws a regressor's predictive distribution (predict_cdf, "
+            f"predict_interval); got {type(model).__name__}. For a classifier use "
+            "GateDisplay (and sklearn.inspection.DecisionBoundaryDisplay)."
+        )
+
+
+def output_index(model, output):
+    """The output to draw: None for a one-output model, else a validated index (required)."""
+    variances = np.asarray(model.expert_var_)
+    if variances.ndim == 1:
+        if output not in (None, 0):
+            raise ValueError(f"the model has one output; got output={output!r}.")
+        return None
+    n_outputs = variances.shape[1]
+    if output is None:
+        raise ValueError(f"the model has {n_outputs} outputs; choose one with output=.")
+    if not isinstance(output, numbers.Integral) or not 0 <= output < n_outputs:
+        raise ValueError(f"output={output!r} is not an output index of a model with "
+                         f"{n_outputs} outputs.")
+    return int(output)
+
+
+def select_output(values, output):
+    """Output ``output`` of a prediction with outputs on axis 1 (``values`` when None)."""
+    return values if output is None else values[:, output]
