@@ -982,33 +982,48 @@ def balance_grad_rows(q, z, sel, w, s, a, c, k, use_load, grad_H, grad_h):
 _SQRT1_2 = 0.7071067811865476
 _INV_SQRT_2PI = 0.3989422804014327
 _EPS = 2.220446049250313e-16
+#: The quantile search returns its last Halley step unevaluated once the log
+#: tail gap is this small (cubic convergence; measured in tests/test_predictive.py).
+FINAL_HALLEY_GAP = 1e-5
+#: ... provided the step changes the log tail's slope by at most this share
+FINAL_HALLEY_BEND = 1e-2
+
+
+@_jit()
+def _ndtri_rough(p):
+    """Acklam's rational approximation of the normal quantile, ``0 < p <= 0.5``.
+
+    Relative error below 1.2e-9: enough for starts and (padded) brackets.
+    """
+    if p >= 0.5:
+        return 0.0
+    if p < 0.02425:
+        q = math.sqrt(-2.0 * math.log(p))
+        return (((((-7.784894002430293e-03 * q - 3.223964580411365e-01) * q
+                   - 2.400758277161838e+00) * q - 2.549732539343734e+00) * q
+                 + 4.374664141464968e+00) * q + 2.938163982698783e+00) / (
+            (((7.784695709041462e-03 * q + 3.224671290700398e-01) * q
+              + 2.445134137142996e+00) * q + 3.754408661907416e+00) * q + 1.0)
+    q = p - 0.5
+    r = q * q
+    return (((((-3.969683028665376e+01 * r + 2.209460984245205e+02) * r
+               - 2.759285104469687e+02) * r + 1.383577518672690e+02) * r
+             - 3.066479806614716e+01) * r + 2.506628277459239e+00) * q / (
+        ((((-5.447609879822406e+01 * r + 1.615858368580409e+02) * r
+           - 1.556989798598866e+02) * r + 6.680131188771972e+01) * r
+         - 1.328068155288572e+01) * r + 1.0)
 
 
 @_jit()
 def _ndtri_lower(p):
     """Standard normal quantile for ``0 < p <= 0.5``.
 
-    Acklam's rational approximation (relative error below 1.2e-9) polished
-    by one Halley step on ``erfc``, which brings it to machine precision.
+    ``_ndtri_rough`` polished by one Halley step on ``erfc``, which brings it
+    to machine precision.
     """
     if p >= 0.5:
         return 0.0
-    if p < 0.02425:
-        q = math.sqrt(-2.0 * math.log(p))
-        x = (((((-7.784894002430293e-03 * q - 3.223964580411365e-01) * q
-                - 2.400758277161838e+00) * q - 2.549732539343734e+00) * q
-              + 4.374664141464968e+00) * q + 2.938163982698783e+00) / (
-            (((7.784695709041462e-03 * q + 3.224671290700398e-01) * q
-              + 2.445134137142996e+00) * q + 3.754408661907416e+00) * q + 1.0)
-    else:
-        q = p - 0.5
-        r = q * q
-        x = (((((-3.969683028665376e+01 * r + 2.209460984245205e+02) * r
-                - 2.759285104469687e+02) * r + 1.383577518672690e+02) * r
-              - 3.066479806614716e+01) * r + 2.506628277459239e+00) * q / (
-            ((((-5.447609879822406e+01 * r + 1.615858368580409e+02) * r
-               - 1.556989798598866e+02) * r + 6.680131188771972e+01) * r
-             - 1.328068155288572e+01) * r + 1.0)
+    x = _ndtri_rough(p)
     e = 0.5 * math.erfc(-x * _SQRT1_2) - p
     u = e * math.sqrt(2.0 * math.pi) * math.exp(0.5 * x * x)
     return x - u / (1.0 + 0.5 * x * u)
@@ -1085,14 +1100,18 @@ def _t_log_pdf(z, nu, tconst):
 
 
 @_jit()
-def _mixture_tail(x, upper, gate, out, sel, dense, std, df, tconst, i, o, wmin):
-    """``(P(Y <= x), density at x)`` of row ``i``, output ``o`` (``P(Y > x)`` if ``upper``).
+def _mixture_tail(x, upper, gate, out, sel, dense, std, df, tconst, i, o, wmin, zfar):
+    """``(P(Y <= x), density, its slope)`` of row ``i``, output ``o`` (``P(Y > x)`` if ``upper``).
 
-    Slots of weight at most ``wmin`` are skipped (the callers pass a bound far
-    below the accuracy asked for).
+    Slots of weight at most ``wmin`` are skipped, and so are the erfc/exp of
+    normal slots more than ``zfar`` standard deviations away (their tail
+    counts 0 or their whole weight, their density 0): the quantile search
+    passes bounds whose neglected mass is below ``1e-16`` of its level, the
+    CDF and the CRPS ``wmin = 0`` and ``zfar = inf``.
     """
     tail = 0.0
     dens = 0.0
+    slope = 0.0
     for j in range(gate.shape[1]):
         w = gate[i, j]
         if w <= wmin:
@@ -1103,47 +1122,64 @@ def _mixture_tail(x, upper, gate, out, sel, dense, std, df, tconst, i, o, wmin):
         nu = df[e, o]
         zt = -z if upper else z
         if math.isinf(nu):
+            if zt < -zfar:
+                continue
+            if zt > zfar:
+                tail += w
+                continue
             tail += w * 0.5 * math.erfc(-zt * _SQRT1_2)
-            dens += w * math.exp(-0.5 * z * z) * _INV_SQRT_2PI / sd
+            f = w * math.exp(-0.5 * z * z) * _INV_SQRT_2PI / sd
+            dens += f
+            slope -= f * z / sd
         else:
             tail += w * (_t_lower(zt, nu, tconst[e, o]) if zt <= 0.0
                          else 1.0 - _t_lower(-zt, nu, tconst[e, o]))
-            dens += w * math.exp(_t_log_pdf(z, nu, tconst[e, o])) / sd
-    return tail, dens
+            f = w * math.exp(_t_log_pdf(z, nu, tconst[e, o])) / sd
+            dens += f
+            slope -= f * (nu + 1.0) * z / ((nu + z * z) * sd)
+    return tail, dens, slope
 
 
 @_jit()
-def _tail_gap(x, upper, log_t, gate, out, sel, dense, std, df, tconst, i, o, wmin):
-    """``(g, dg/dx)``: ``g = log F(x) - log t`` (or ``log t - log S(x)``), increasing in ``x``."""
-    tail, dens = _mixture_tail(x, upper, gate, out, sel, dense, std, df, tconst, i, o, wmin)
+def _tail_gap(x, upper, log_t, gate, out, sel, dense, std, df, tconst, i, o, wmin, zfar):
+    """``(g, g', g'')`` with ``g = log F(x) - log t`` (or ``log t - log S(x)``), increasing."""
+    tail, dens, slope = _mixture_tail(x, upper, gate, out, sel, dense, std, df, tconst, i, o,
+                                      wmin, zfar)
     if tail <= 0.0:
-        return (np.inf if upper else -np.inf), 0.0
+        return (np.inf if upper else -np.inf), 0.0, 0.0
     g = log_t - math.log(tail) if upper else math.log(tail) - log_t
-    return g, dens / tail
+    g1 = dens / tail
+    g2 = slope / tail + g1 * g1 if upper else slope / tail - g1 * g1
+    return g, g1, g2
 
 
 @_jit()
-def _mixture_quantile(p, gate, out, sel, dense, std, df, tconst, i, o):
-    """The ``p``-quantile of row ``i``, output ``o``: safeguarded Newton on the log tail.
+def _mixture_quantile(p, lo_bound, gate, out, sel, dense, std, df, tconst, i, o):
+    """The ``p``-quantile of row ``i``, output ``o``: safeguarded Halley on the log tail.
 
-    The root of ``g`` (``_tail_gap``) is bracketed by the slots' own
-    quantiles (the smallest and the largest; for t slots the normal ones,
-    widened until the bracket holds), then Newton steps on ``g`` are taken
-    when they stay inside the bracket and at least halve ``|g|``, bisection
-    otherwise. Stops when ``|g| <= 1e-14`` (a relative error of ``1e-14`` in
-    the tail probability) or the bracket is within 4 ulp.
+    The root of ``g`` (``_tail_gap``) lies between the smallest and the
+    largest of the slots' own ``p``-quantiles (exactly, for normal slots;
+    t slots start from the normal ones and the bracket is widened until it
+    holds), and above ``lo_bound`` (the quantile of a lower level, or
+    ``-inf``). Halley steps on ``g`` are taken when they stay inside the
+    bracket and at least halve ``|g|`` (Newton steps when Halley's
+    denominator is not positive), bisection otherwise. Stops when
+    ``|g| <= 1e-14`` (a relative error of ``1e-14`` in the tail
+    probability) or the bracket is within 4 ulp.
     """
     upper = p > 0.5
     t = 1.0 - p if upper else p
     log_t = math.log(t)
     wmin = 1e-18 * t
-    z0 = _ndtri_lower(t)
+    zfar = math.sqrt(2.0 * (37.0 - log_t))  # normal tail mass beyond: < 1e-16 t
+    z0 = _ndtri_rough(t)
     zs = -z0 if upper else z0
     lo = np.inf
     hi = -np.inf
     start = 0.0
     wsum = 0.0
     spread = 0.0
+    student = False
     for j in range(gate.shape[1]):
         w = gate[i, j]
         if w <= wmin:
@@ -1155,31 +1191,59 @@ def _mixture_quantile(p, gate, out, sel, dense, std, df, tconst, i, o):
         start += w * qj
         wsum += w
         spread = max(spread, std[e, o])
+        student = student or not math.isinf(df[e, o])
     start /= wsum
-    step = spread
-    g_lo, d_lo = _tail_gap(lo, upper, log_t, gate, out, sel, dense, std, df, tconst, i, o, wmin)
-    while g_lo > 0.0:
-        hi = lo
-        lo -= step
-        step *= 2.0
-        g_lo, d_lo = _tail_gap(lo, upper, log_t, gate, out, sel, dense, std, df, tconst, i, o, wmin)
-    step = spread
-    g_hi, d_hi = _tail_gap(hi, upper, log_t, gate, out, sel, dense, std, df, tconst, i, o, wmin)
-    while g_hi < 0.0:
-        lo = hi
-        hi += step
-        step *= 2.0
-        g_hi, d_hi = _tail_gap(hi, upper, log_t, gate, out, sel, dense, std, df, tconst, i, o, wmin)
-    if g_lo == 0.0:
-        return lo
-    if g_hi == 0.0:
-        return hi
+    # the normal slots' quantiles bracket the root up to the rough ndtri's
+    # relative error (1.2e-9 of z)
+    pad = 4e-9 * (abs(z0) + 1.0) * spread + 1e-12 * (abs(lo) + abs(hi))
+    lo -= pad
+    hi += pad
+    if not student:
+        # one slot alone: F >= w_j F_j, so F reaches t at or before the point
+        # where w_j F_j does (S likewise above the median): the tightest of
+        # these bounds is a sharp start when one slot dominates the tail
+        bound = np.inf if not upper else -np.inf
+        bound_pad = 0.0
+        for j in range(gate.shape[1]):
+            w = gate[i, j]
+            if w <= t:
+                continue
+            e = j if dense else sel[i, j]
+            r = t / w
+            z = _ndtri_rough(r) if r <= 0.5 else -_ndtri_rough(1.0 - r)
+            b = out[i, j, o] - std[e, o] * z if upper else out[i, j, o] + std[e, o] * z
+            if (b > bound) if upper else (b < bound):
+                bound = b
+                # the rough quantile's error is at most 1.2e-9 |z| scales
+                bound_pad = 4e-9 * (abs(z) + 1.0) * std[e, o] + 1e-12 * abs(b)
+        if not math.isinf(bound):
+            if upper:
+                lo = max(lo, bound - bound_pad)
+            else:
+                hi = min(hi, bound + bound_pad)
+            start = bound
+    if student:
+        step = spread
+        while _tail_gap(lo, upper, log_t, gate, out, sel, dense, std, df, tconst, i, o, wmin,
+                        zfar)[0] > 0.0:
+            hi = lo
+            lo -= step
+            step *= 2.0
+        step = spread
+        while _tail_gap(hi, upper, log_t, gate, out, sel, dense, std, df, tconst, i, o, wmin,
+                        zfar)[0] < 0.0:
+            lo = hi
+            hi += step
+            step *= 2.0
+    if lo_bound > lo:
+        lo = min(lo_bound, hi)
     x = min(max(start, lo), hi)
     if x == lo or x == hi:
         x = 0.5 * (lo + hi)
     g_prev = np.inf
     for _ in range(2000):
-        g, dg = _tail_gap(x, upper, log_t, gate, out, sel, dense, std, df, tconst, i, o, wmin)
+        g, g1, g2 = _tail_gap(x, upper, log_t, gate, out, sel, dense, std, df, tconst, i, o,
+                              wmin, zfar)
         if g == 0.0 or abs(g) <= 1e-14:
             return x
         if g < 0.0:
@@ -1189,10 +1253,19 @@ def _mixture_quantile(p, gate, out, sel, dense, std, df, tconst, i, o):
         if hi - lo <= 4.0 * _EPS * max(abs(lo), abs(hi)):
             return x
         nxt = 0.5 * (lo + hi)
-        if dg > 0.0 and abs(g) <= 0.5 * abs(g_prev):
-            newton = x - g / dg
-            if lo < newton < hi:
-                nxt = newton
+        if g1 > 0.0 and abs(g) <= 0.5 * abs(g_prev):
+            den = 2.0 * g1 * g1 - g * g2
+            step = 2.0 * g * g1 / den if den > 0.0 else g / g1
+            if lo < x - step < hi:
+                if (den > 0.0 and abs(g) <= FINAL_HALLEY_GAP
+                        and abs(g2 * step) <= FINAL_HALLEY_BEND * g1):
+                    # Halley's error is about (bend^2 / 4) |g| when the
+                    # density's relative change over the step ("bend") is
+                    # small: below 1e-10 in the tail probability here
+                    return x - step
+                nxt = x - step
+            elif lo < x - g / g1 < hi:
+                nxt = x - g / g1
         g_prev = g
         x = nxt
     return x
@@ -1200,17 +1273,23 @@ def _mixture_quantile(p, gate, out, sel, dense, std, df, tconst, i, o):
 
 @_jit()
 def _mixture_quantile_row(gate, out, sel, dense, std, df, tconst, levels, q_out, i):
+    # a quantile bounds that of the next level from below when the levels rise
     for o in range(out.shape[2]):
+        below = -np.inf
         for k in range(levels.shape[0]):
-            q_out[i, o, k] = _mixture_quantile(levels[k], gate, out, sel, dense, std, df,
-                                               tconst, i, o)
+            if k > 0 and levels[k] < levels[k - 1]:
+                below = -np.inf
+            below = _mixture_quantile(levels[k], below, gate, out, sel, dense, std, df,
+                                      tconst, i, o)
+            q_out[i, o, k] = below
 
 
 @_jit()
 def mixture_quantile_rows(gate, out, sel, dense, std, df, tconst, levels, q_out):
     """Quantiles ``q_out[i, o, k]`` of the predictive mixture at ``levels[k]``.
 
-    Each by ``_mixture_quantile``.
+    Each by ``_mixture_quantile``; where the levels rise, each quantile is a
+    lower bound of the next (callers sort them: fewer steps, monotone results).
 
     ``gate`` ``(n, s)``, ``out`` ``(n, s, m)`` slot means, ``sel`` ``(n, s)``
     (unused when ``dense``), ``std``, ``df``, ``tconst`` ``(K, m)``, ``levels``
@@ -1233,7 +1312,7 @@ def mixture_cdf_rows(gate, out, sel, dense, std, df, tconst, y, cdf_out):
     for i in range(gate.shape[0]):
         for o in range(out.shape[2]):
             tail = _mixture_tail(y[i, o], False, gate, out, sel, dense, std, df, tconst,
-                                 i, o, 0.0)[0]
+                                 i, o, 0.0, np.inf)[0]
             cdf_out[i, o] = min(tail, 1.0)
 
 
@@ -1294,12 +1373,14 @@ def _crps_integrand(t, kind, anchor, c, gate, out, sel, dense, std, df, tconst, 
     kind 3 ``int_{anchor}^{inf} S^2`` with ``z = anchor + c t / (1 - t)``.
     """
     if kind <= 1:
-        tail = _mixture_tail(t, kind == 1, gate, out, sel, dense, std, df, tconst, i, o, 0.0)[0]
+        tail = _mixture_tail(t, kind == 1, gate, out, sel, dense, std, df, tconst, i, o, 0.0,
+                             np.inf)[0]
         return tail * tail
     jac = c / ((1.0 - t) * (1.0 - t))
     step = c * t / (1.0 - t)
     z = anchor - step if kind == 2 else anchor + step
-    tail = _mixture_tail(z, kind == 3, gate, out, sel, dense, std, df, tconst, i, o, 0.0)[0]
+    tail = _mixture_tail(z, kind == 3, gate, out, sel, dense, std, df, tconst, i, o, 0.0,
+                         np.inf)[0]
     return tail * tail * jac
 
 

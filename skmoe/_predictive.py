@@ -115,17 +115,20 @@ class PredictiveMixture:
         """Quantiles ``(n, n_outputs, n_levels)`` in the user's units, non-decreasing in level."""
         sy, my = self.target.scaler.scale_, self.target.scaler.mean_
         m, L = self.n_outputs, levels.shape[0]
-        q = np.empty((X.shape[0], m, L))
+        order = np.argsort(levels, kind="stable")
+        sorted_levels = np.ascontiguousarray(levels[order])
+        q_sorted = np.empty((X.shape[0], m, L))
         with numba_threads(self.estimator.n_jobs):
             for sl, g, out, sel, dense in self.chunks(X, self.estimator._n_experts * m + m * L):
                 kernel = (_kernels.mixture_quantile_rows_parallel
                           if threaded(g.shape[0] * g.shape[1] * L, 1 << 12)
                           else _kernels.mixture_quantile_rows)
-                kernel(g, out, sel, dense, self.std, self.df, self.tconst, levels, q[sl])
-        order = np.argsort(levels, kind="stable")
-        # each quantile is exact to 1e-14 in its tail probability; the running
-        # maximum makes round-off unable to reverse two close levels
-        q[:, :, order] = np.maximum.accumulate(q[:, :, order], axis=2)
+                kernel(g, out, sel, dense, self.std, self.df, self.tconst, sorted_levels,
+                       q_sorted[sl])
+        # each quantile bounds the next from below in the kernel, so they are
+        # non-decreasing in the level
+        q = np.empty_like(q_sorted)
+        q[:, :, order] = q_sorted
         return q * sy[None, :, None] + my[None, :, None]
 
     def cdf(self, X, T):
