@@ -1154,6 +1154,60 @@ def _tail_gap(x, upper, log_t, gate, out, sel, dense, std, df, tconst, i, o, wmi
 
 
 @_jit()
+def _single_slot_bound(t, upper, lo, hi, start, gate, out, sel, dense, std, i, o):
+    """Tighten the bracket of a normal mixture's quantile with single-slot bounds.
+
+    One slot alone: ``F >= w_j F_j``, so ``F`` reaches ``t`` at or before the
+    point where ``w_j F_j`` does (``S`` likewise above the median). The
+    tightest of these bounds ends the bracket and starts the search: sharp
+    when one slot dominates the tail. Returns ``(lo, hi, start)``.
+    """
+    bound = np.inf if not upper else -np.inf
+    bound_pad = 0.0
+    for j in range(gate.shape[1]):
+        w = gate[i, j]
+        if w <= t:
+            continue
+        e = j if dense else sel[i, j]
+        r = t / w
+        z = _ndtri_rough(r) if r <= 0.5 else -_ndtri_rough(1.0 - r)
+        b = out[i, j, o] - std[e, o] * z if upper else out[i, j, o] + std[e, o] * z
+        if (b > bound) if upper else (b < bound):
+            bound = b
+            # the rough quantile's error is at most 1.2e-9 |z| scales
+            bound_pad = 4e-9 * (abs(z) + 1.0) * std[e, o] + 1e-12 * abs(b)
+    if not math.isinf(bound):
+        if upper:
+            lo = max(lo, bound - bound_pad)
+        else:
+            hi = min(hi, bound + bound_pad)
+        start = bound
+    return lo, hi, start
+
+
+@_jit()
+def _widen_bracket(lo, hi, spread, upper, log_t, gate, out, sel, dense, std, df, tconst, i, o,
+                   wmin, zfar):
+    """Widen ``[lo, hi]`` (doubling steps) until the log tail gap changes sign across it.
+
+    For t slots, whose normal quantiles need not bracket the root.
+    """
+    step = spread
+    while _tail_gap(lo, upper, log_t, gate, out, sel, dense, std, df, tconst, i, o, wmin,
+                    zfar)[0] > 0.0:
+        hi = lo
+        lo -= step
+        step *= 2.0
+    step = spread
+    while _tail_gap(hi, upper, log_t, gate, out, sel, dense, std, df, tconst, i, o, wmin,
+                    zfar)[0] < 0.0:
+        lo = hi
+        hi += step
+        step *= 2.0
+    return lo, hi
+
+
+@_jit()
 def _mixture_quantile(p, lo_bound, gate, out, sel, dense, std, df, tconst, i, o):
     """The ``p``-quantile of row ``i``, output ``o``: safeguarded Halley on the log tail.
 
@@ -1199,42 +1253,11 @@ def _mixture_quantile(p, lo_bound, gate, out, sel, dense, std, df, tconst, i, o)
     lo -= pad
     hi += pad
     if not student:
-        # one slot alone: F >= w_j F_j, so F reaches t at or before the point
-        # where w_j F_j does (S likewise above the median): the tightest of
-        # these bounds is a sharp start when one slot dominates the tail
-        bound = np.inf if not upper else -np.inf
-        bound_pad = 0.0
-        for j in range(gate.shape[1]):
-            w = gate[i, j]
-            if w <= t:
-                continue
-            e = j if dense else sel[i, j]
-            r = t / w
-            z = _ndtri_rough(r) if r <= 0.5 else -_ndtri_rough(1.0 - r)
-            b = out[i, j, o] - std[e, o] * z if upper else out[i, j, o] + std[e, o] * z
-            if (b > bound) if upper else (b < bound):
-                bound = b
-                # the rough quantile's error is at most 1.2e-9 |z| scales
-                bound_pad = 4e-9 * (abs(z) + 1.0) * std[e, o] + 1e-12 * abs(b)
-        if not math.isinf(bound):
-            if upper:
-                lo = max(lo, bound - bound_pad)
-            else:
-                hi = min(hi, bound + bound_pad)
-            start = bound
+        lo, hi, start = _single_slot_bound(t, upper, lo, hi, start, gate, out, sel, dense, std,
+                                           i, o)
     if student:
-        step = spread
-        while _tail_gap(lo, upper, log_t, gate, out, sel, dense, std, df, tconst, i, o, wmin,
-                        zfar)[0] > 0.0:
-            hi = lo
-            lo -= step
-            step *= 2.0
-        step = spread
-        while _tail_gap(hi, upper, log_t, gate, out, sel, dense, std, df, tconst, i, o, wmin,
-                        zfar)[0] < 0.0:
-            lo = hi
-            hi += step
-            step *= 2.0
+        lo, hi = _widen_bracket(lo, hi, spread, upper, log_t, gate, out, sel, dense, std, df,
+                                tconst, i, o, wmin, zfar)
     if lo_bound > lo:
         lo = min(lo_bound, hi)
     x = min(max(start, lo), hi)
