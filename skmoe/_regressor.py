@@ -53,6 +53,14 @@ class MixtureOfExpertsRegressor(RegressorMixin, BaseMixtureOfExperts):
         weights (EM only; see the user guide). The fitted clones are in
         ``experts_``.
 
+    expert_distribution : {{"gaussian", "student_t"}}, default="gaussian"
+        Each expert's noise: a normal, or Student's t
+        ``t_nu(y; mu_k(x), s2_k)`` with its degrees of freedom learned in
+        ``[1.5, 200]`` (robust to outliers; one latent scale per output, so
+        a product of univariate t's for multi-output ``y``). Student-t experts
+        are available for ``expert="linear"`` and ``"constant"``; EM is then
+        the ECM of the user guide ("Student-t experts"), still monotone.
+
     alpha : float, default=1.0
         Strength of the priors on the experts: a Gaussian prior
         ``N(0, 1/alpha)`` on every standardised slope (the penalty
@@ -80,7 +88,13 @@ class MixtureOfExpertsRegressor(RegressorMixin, BaseMixtureOfExperts):
         Expert intercepts ``c_k``.
 
     expert_var_ : ndarray of shape (n_experts,) or (n_experts, n_outputs)
-        Expert noise variances ``s2_k``.
+        Expert noise variances ``s2_k`` (for Student-t experts the squared
+        scales: the variance is ``s2_k nu_k / (nu_k - 2)``, infinite for
+        ``nu_k <= 2``).
+
+    expert_df_ : ndarray of shape (n_experts,) or (n_experts, n_outputs)
+        Degrees of freedom ``nu_k`` of Student-t experts
+        (``expert_distribution="student_t"`` only).
 
     experts_ : list of estimator
         The fitted clones, when ``expert`` is an estimator instance.
